@@ -1,0 +1,51 @@
+"""Rooms are found through the ``openmaker.rooms`` entry-point group.
+
+A room publishes a ``Room``: its CLI (mounted under ``openmaker``), the pages
+it adds to the console, and the sample workloads ``openmaker up`` starts. The
+CLI, the server and the console only ever see ``Room`` objects, so no room
+imports another and a room that is not installed simply does not appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    import typer
+
+    from openmaker.config import Settings
+
+
+@dataclass
+class Page:
+    """A link on the console: a title, where it goes, and one line about it."""
+
+    title: str
+    href: str
+    description: str = ""
+
+
+@dataclass
+class Room:
+    name: str
+    title: str
+    description: str
+    #: ``(name, typer_app)`` pairs mounted on ``openmaker``; a ``None`` name merges the app's commands.
+    commands: list[tuple[str | None, "typer.Typer"]] = field(default_factory=list)
+    #: Console links; given the running server (to build URLs).
+    pages: Callable[[Any], list[Page]] | None = None
+    #: Called by ``openmaker up`` with the running server to start the room's samples.
+    samples: Callable[[Any], Awaitable[list[str]]] | None = None
+
+
+def load_rooms() -> list[Room]:
+    """Every installed room, sorted by name."""
+    rooms = []
+    for ep in entry_points(group="openmaker.rooms"):
+        room = ep.load()
+        if not isinstance(room, Room):
+            raise TypeError(f"entry point {ep.name!r} is not an openmaker.rooms.Room")
+        rooms.append(room)
+    return sorted(rooms, key=lambda r: r.name)

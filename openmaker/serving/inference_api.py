@@ -1,0 +1,200 @@
+"""The inference API (port 8080): TorchServe/MMS predictions, SageMaker's ``/ping`` and
+``/invocations``, and the Open Inference Protocol (``/v2``)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from openmaker import __version__
+from openmaker.serving.errors import BadRequest, InferenceError
+from openmaker.serving.http import install_error_handlers
+from openmaker.serving.model import ModelVersion
+from openmaker.serving.protocol import InferenceRequest, InferenceResponse
+from openmaker.serving.registry import ModelRegistry
+from openmaker.serving.tensors import decode_inputs, encode_outputs
+
+TARGET_MODEL_HEADER = "x-amzn-sagemaker-target-model"
+# Headers a handler may read; SageMaker passes little more than these through.
+_FORWARDED = ("content-type", "accept", "x-amzn-sagemaker-custom-attributes", "x-request-id")
+
+
+class PayloadTooLarge(InferenceError):
+    status = 413
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadRequest(f"invalid Content-Length {declared!r}") from None
+        if size > limit:
+            raise PayloadTooLarge(f"request body of {size} bytes is over the limit of {limit} bytes")
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def to_inference_request(request: Request, limit: int) -> InferenceRequest:
+    headers = request.headers
+    content_type = headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        # curl -F data=@kitten.jpg: take the "data" (or "body") part, else the first one.
+        form = await request.form(max_part_size=limit)
+        part = form.get("data") or form.get("body") or next(iter(form.values()), None)
+        if part is None:
+            raise BadRequest("multipart body has no parts; send the input as the 'data' field")
+        if isinstance(part, str):
+            body, content_type = part.encode(), "text/plain"
+        else:
+            body, content_type = await part.read(), part.content_type or "application/octet-stream"
+    else:
+        body = await read_body(request, limit)
+    return InferenceRequest(
+        body=body,
+        content_type=content_type,
+        accept=headers.get("accept", ""),
+        headers={k: headers[k] for k in _FORWARDED if k in headers},
+    )
+
+
+def to_http(response: InferenceResponse) -> Response:
+    return Response(response.body, status_code=response.status, media_type=response.content_type)
+
+
+def create_inference_app(registry: ModelRegistry) -> FastAPI:
+    app = FastAPI(
+        title="openmaker inference API",
+        version=__version__,
+        description="TorchServe/MMS predictions, SageMaker /ping and /invocations, Open Inference Protocol v2.",
+    )
+    install_error_handlers(app)
+    limit = registry.settings.max_request_size
+
+    @app.get("/ping", tags=["health"])
+    async def ping() -> JSONResponse:
+        """Healthy when every model runs at least its minimum number of workers."""
+        unhealthy = [f"{m.name}/{m.version}" for m in registry.all_versions() if not m.healthy]
+        if unhealthy:
+            return JSONResponse({"status": "Unhealthy", "models": unhealthy}, 500)
+        return JSONResponse({"status": "Healthy"})
+
+    async def predict(model: ModelVersion, request: Request) -> Response:
+        return to_http(await model.submit(await to_inference_request(request, limit)))
+
+    @app.post("/predictions/{model_name}", tags=["inference"])
+    async def predictions(model_name: str, request: Request) -> Response:
+        """Run the default version of a model on the request body."""
+        return await predict(registry.get(model_name), request)
+
+    @app.post("/predictions/{model_name}/{version}", tags=["inference"])
+    async def predictions_version(model_name: str, version: str, request: Request) -> Response:
+        return await predict(registry.get(model_name, version), request)
+
+    @app.post("/invocations", tags=["sagemaker"])
+    async def invocations(request: Request) -> Response:
+        """SageMaker's endpoint: the only model, or the one named by header or ``?model_name=``."""
+        target = request.headers.get(TARGET_MODEL_HEADER) or request.query_params.get("model_name")
+        if target:
+            for suffix in (".tar.gz", ".mar"):
+                target = target.removesuffix(suffix)
+            model = registry.get(target)
+        else:
+            model = registry.default_model()
+        return await predict(model, request)
+
+    # -- Open Inference Protocol (KServe v2) ----------------------------------
+    @app.get("/v2", tags=["v2"])
+    async def v2_metadata() -> dict:
+        return {"name": "openmaker", "version": __version__, "extensions": []}
+
+    @app.get("/v2/health/live", tags=["v2"])
+    async def v2_live() -> Response:
+        return Response(status_code=200)
+
+    @app.get("/v2/health/ready", tags=["v2"])
+    async def v2_ready() -> Response:
+        ready = all(m.healthy for m in registry.all_versions())
+        return Response(status_code=200 if ready else 503)
+
+    def v2_model(name: str, version: str | None) -> ModelVersion:
+        return registry.get(name, version)
+
+    def model_metadata(model: ModelVersion) -> dict:
+        meta = model.metadata or {}
+        return {
+            "name": model.name,
+            "versions": [m.version for m in registry.versions(model.name)],
+            "platform": meta.get("platform", model.handler),
+            "inputs": meta.get("inputs", []),
+            "outputs": meta.get("outputs", []),
+        }
+
+    @app.get("/v2/models/{name}", tags=["v2"])
+    async def v2_model_metadata(name: str) -> dict:
+        return model_metadata(v2_model(name, None))
+
+    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"])
+    async def v2_model_version_metadata(name: str, version: str) -> dict:
+        return model_metadata(v2_model(name, version))
+
+    @app.get("/v2/models/{name}/ready", tags=["v2"])
+    async def v2_model_ready(name: str) -> Response:
+        return Response(status_code=200 if v2_model(name, None).ready_workers else 503)
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"])
+    async def v2_model_version_ready(name: str, version: str) -> Response:
+        return Response(status_code=200 if v2_model(name, version).ready_workers else 503)
+
+    async def v2_infer(model: ModelVersion, request: Request) -> JSONResponse:
+        raw = await read_body(request, limit)
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            return JSONResponse({"error": f"body is not valid JSON: {exc}"}, 400)
+        try:
+            inputs, wanted, request_id = decode_inputs(payload)
+        except InferenceError as exc:
+            return JSONResponse({"error": exc.message}, exc.status)
+        try:
+            response = await model.submit(InferenceRequest(tensors=inputs, request_id=request_id or ""))
+        except InferenceError as exc:
+            return JSONResponse({"error": exc.message}, exc.status)
+        if response.status >= 400 or response.tensors is None:
+            message = _message_of(response) if response.status >= 400 else "the handler returned no tensors"
+            return JSONResponse({"error": message}, response.status if response.status >= 400 else 500)
+        try:
+            outputs = encode_outputs(response.tensors, wanted)
+        except InferenceError as exc:
+            return JSONResponse({"error": exc.message}, exc.status)
+        body = {"model_name": model.name, "model_version": model.version, "outputs": outputs}
+        if request_id is not None:
+            body["id"] = request_id
+        return JSONResponse(body)
+
+    @app.post("/v2/models/{name}/infer", tags=["v2"])
+    async def v2_model_infer(name: str, request: Request) -> JSONResponse:
+        return await v2_infer(v2_model(name, None), request)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer", tags=["v2"])
+    async def v2_model_version_infer(name: str, version: str, request: Request) -> JSONResponse:
+        return await v2_infer(v2_model(name, version), request)
+
+    return app
+
+
+def _message_of(response: InferenceResponse) -> str:
+    try:
+        return json.loads(response.body).get("message", "")
+    except (ValueError, AttributeError):
+        return response.body.decode("utf-8", "replace")

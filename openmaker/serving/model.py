@@ -1,0 +1,135 @@
+"""One registered model version: its archive, settings, queue and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from openmaker.serving.archive import ModelArchive
+from openmaker.serving.errors import InferenceError, ServiceUnavailable
+from openmaker.serving.metrics import ModelMetrics
+from openmaker.serving.protocol import InferenceRequest, InferenceResponse
+from openmaker.serving.queue import PendingRequest, RequestQueue
+from openmaker.serving.workers import WorkerProcess, WorkerState
+
+
+class ModelVersion:
+    """A model version being served: requests go into its queue, its workers drain it."""
+
+    def __init__(
+        self,
+        archive: ModelArchive,
+        url: str,
+        metrics: ModelMetrics,
+        *,
+        handler: str | None = None,
+        batch_size: int = 1,
+        max_batch_delay_ms: float = 100.0,
+        response_timeout: float = 120.0,
+        startup_timeout: float = 120.0,
+        threads_per_worker: int = 1,
+        queue_size: int = 100,
+    ) -> None:
+        self.archive = archive
+        self.name = archive.name
+        self.version = archive.version
+        self.url = url
+        self.handler = handler or archive.handler
+        self.batch_size = batch_size
+        self.max_batch_delay_ms = max_batch_delay_ms
+        self.response_timeout = response_timeout
+        self.startup_timeout = startup_timeout
+        self.threads_per_worker = threads_per_worker
+        self.min_workers = 0
+        self.max_workers = 0
+        self.queue = RequestQueue(capacity=queue_size)
+        self.metrics = metrics
+        self.workers: list[WorkerProcess] = []
+        self.metadata: dict[str, Any] = {}
+        self.last_load_error: str | None = None
+        self.registered_at = time.time()
+        self._scale_lock = asyncio.Lock()
+
+    # -- serving -------------------------------------------------------------
+    async def submit(self, request: InferenceRequest) -> InferenceResponse:
+        """Queue a request and wait for its response."""
+        loop = asyncio.get_running_loop()
+        if self.min_workers == 0:
+            raise ServiceUnavailable(
+                f"model {self.name} version {self.version} has no workers; scale it with "
+                f"PUT /models/{self.name}?min_worker=1",
+                retry_after=5,
+            )
+        started = loop.time()
+        item = PendingRequest(request=request, future=loop.create_future(), enqueued_at=started)
+        try:
+            self.queue.put(item)
+            response = await item.future
+        except InferenceError as exc:
+            self.metrics.answered(exc.status, loop.time() - started)
+            raise
+        self.metrics.answered(response.status, loop.time() - started)
+        return response
+
+    def note_load_error(self, error: str) -> None:
+        self.last_load_error = error
+
+    @property
+    def ready_workers(self) -> int:
+        return sum(w.state in (WorkerState.READY, WorkerState.BUSY) for w in self.workers)
+
+    @property
+    def healthy(self) -> bool:
+        return self.ready_workers >= self.min_workers
+
+    # -- scaling -------------------------------------------------------------
+    async def scale(self, min_workers: int, max_workers: int | None = None, synchronous: bool = False) -> None:
+        """Run ``min_workers`` processes; with ``synchronous`` wait until they are up (or failed)."""
+        if min_workers < 0:
+            raise InferenceError("min_worker must be >= 0", 400)
+        max_workers = max(min_workers, max_workers if max_workers is not None else min_workers)
+        async with self._scale_lock:
+            self.min_workers, self.max_workers = min_workers, max_workers
+            while len(self.workers) > min_workers:
+                await self.workers.pop().stop()
+            started = [WorkerProcess(self) for _ in range(min_workers - len(self.workers))]
+            self.workers.extend(started)
+        if synchronous and started:
+            await asyncio.gather(*(w.ready.wait() for w in started))
+            failed = [w for w in started if w.state not in (WorkerState.READY, WorkerState.BUSY)]
+            if failed:
+                raise InferenceError(
+                    f"{len(failed)} of {len(started)} workers of model {self.name} failed to start: "
+                    f"{failed[0].last_error}",
+                    500,
+                )
+
+    async def stop(self) -> None:
+        """Stop every worker after its batch in flight; answer what is still queued with 503."""
+        async with self._scale_lock:
+            self.min_workers = 0
+            workers, self.workers = self.workers, []
+            await asyncio.gather(*(w.stop() for w in workers))
+        for item in self.queue.drain():
+            item.fail(ServiceUnavailable(f"model {self.name} version {self.version} was stopped"))
+
+    def describe(self, is_default: bool) -> dict[str, Any]:
+        return {
+            "modelName": self.name,
+            "modelVersion": self.version,
+            "modelUrl": self.url,
+            "handler": self.handler,
+            "runtime": self.archive.runtime,
+            "minWorkers": self.min_workers,
+            "maxWorkers": self.max_workers,
+            "threadsPerWorker": self.threads_per_worker,
+            "batchSize": self.batch_size,
+            "maxBatchDelay": self.max_batch_delay_ms,
+            "responseTimeout": self.response_timeout,
+            "isDefault": is_default,
+            "loadedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.registered_at)),
+            "lastLoadError": self.last_load_error,
+            "workers": [w.describe() for w in self.workers],
+            "jobQueueStatus": {"remainingCapacity": self.queue.remaining_capacity, "pendingRequests": len(self.queue)},
+        }
