@@ -115,7 +115,8 @@ def run_server(settings, models, options, *, no_auth=False, restore=True, app_fa
         await server.run(on_ready=ready)
 
     try:
-        asyncio.run(main(), loop_factory=_loop_factory())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
     except ServerError as exc:
         fail(str(exc), 1)
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from openmaker import __version__
 from openmaker.serving.errors import BadRequest, InferenceError
-from openmaker.serving.http import install_error_handlers
+from openmaker.serving.http import create_api_app
 from openmaker.serving.model import ModelVersion
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 from openmaker.serving.registry import ModelRegistry
@@ -73,12 +73,11 @@ def to_http(response: InferenceResponse) -> Response:
 
 
 def create_inference_app(registry: ModelRegistry) -> FastAPI:
-    app = FastAPI(
-        title="openmaker inference API",
-        version=__version__,
-        description="TorchServe/MMS predictions, SageMaker /ping and /invocations, Open Inference Protocol v2.",
+    app = create_api_app(
+        "openmaker inference API",
+        __version__,
+        "TorchServe/MMS predictions, SageMaker /ping and /invocations, Open Inference Protocol v2.",
     )
-    install_error_handlers(app)
     limit = registry.settings.max_request_size
 
     @app.get("/ping", tags=["health"])

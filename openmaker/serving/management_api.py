@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from openmaker import __version__
 from openmaker.serving.errors import InferenceError
-from openmaker.serving.http import install_error_handlers
+from openmaker.serving.http import create_api_app
 from openmaker.serving.model import ModelVersion
 from openmaker.serving.registry import ModelRegistry
 
@@ -20,13 +20,12 @@ def create_management_app(registry: ModelRegistry, token: str | None) -> FastAPI
     from openmaker.serving.auth import bearer_checker
 
     dependencies = [Depends(bearer_checker(token))] if token else []
-    app = FastAPI(
-        title="openmaker management API",
-        version=__version__,
-        description="Register, scale, describe and unregister models (TorchServe's management API).",
+    app = create_api_app(
+        "openmaker management API",
+        __version__,
+        "Register, scale, describe and unregister models (TorchServe's management API).",
         dependencies=dependencies,
     )
-    install_error_handlers(app)
 
     def describe(models: list[ModelVersion]) -> list[dict]:
         return [m.describe(registry.is_default(m)) for m in models]

@@ -61,6 +61,11 @@ class ModelVersion:
                 f"PUT /models/{self.name}?min_worker=1",
                 retry_after=5,
             )
+        if self.last_load_error and not self.ready_workers:
+            raise ServiceUnavailable(
+                f"model {self.name} version {self.version} has no running worker: {self.last_load_error}",
+                retry_after=5,
+            )
         started = loop.time()
         item = PendingRequest(request=request, future=loop.create_future(), enqueued_at=started)
         try:
@@ -73,7 +78,14 @@ class ModelVersion:
         return response
 
     def note_load_error(self, error: str) -> None:
+        """A worker failed to start; if none runs, waiting requests would wait forever: answer them."""
         self.last_load_error = error
+        if not self.ready_workers:
+            for item in self.queue.drain():
+                item.fail(ServiceUnavailable(f"model {self.name} version {self.version} has no running worker: {error}"))
+
+    def note_ready(self) -> None:
+        self.last_load_error = None
 
     @property
     def ready_workers(self) -> int:

@@ -138,6 +138,7 @@ class WorkerProcess:
                 return False
             assert isinstance(hello, Ready)
             self.model.metadata = hello.metadata
+            self.model.note_ready()
             self.last_error = None
             self.state = WorkerState.READY
             self.ready.set()

@@ -66,7 +66,7 @@ def server_settings(**overrides) -> Settings:
     values.update(overrides)
     settings = Settings(**values)
     for name in ("noop", "testkit", "broken"):
-        shutil.copytree(model_source(name), settings.resolved_model_store / name)
+        shutil.copytree(model_source(name), settings.resolved_model_store / name, dirs_exist_ok=True)
     return settings
 
 

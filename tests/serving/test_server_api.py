@@ -152,3 +152,15 @@ def test_metrics_count_requests_and_workers(server):
     assert 'openmaker_queue_depth{model="testkit",version="1.0"} 0.0' in text
     only = server.metrics.get("/metrics", params={"name[]": "openmaker_queue_depth"}).text
     assert "openmaker_queue_depth" in only and "openmaker_requests_total" not in only
+
+
+def test_api_docs_work_offline(server):
+    for client in (server.inference, server.management):
+        page = client.get("/docs", headers={"Authorization": ""})
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower()
+        assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+        schema = client.get("/openapi.json", headers={"Authorization": ""}).json()
+        assert schema["openapi"].startswith("3.0")
+    paths = server.inference.get("/openapi.json").json()["paths"]
+    assert {"/ping", "/invocations", "/predictions/{model_name}", "/v2/models/{name}/infer"} <= set(paths)

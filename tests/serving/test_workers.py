@@ -1,0 +1,151 @@
+"""Workers: scaling, batching, crashes and restarts, timeouts, back-pressure."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+
+def post_many(server, bodies: list[bytes], path: str = "/predictions/testkit") -> list[httpx.Response]:
+    base = server.server.url("inference")
+
+    def one(body: bytes) -> httpx.Response:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            return client.post(path, content=body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(one, bodies))
+
+
+def describe(server, name: str = "testkit") -> dict:
+    return server.management.get(f"/models/{name}").json()[0]
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_scale_up_and_down_changes_the_worker_processes(server):
+    server.register("testkit")
+    r = server.management.put("/models/testkit", params={"min_worker": 2, "synchronous": "true"})
+    assert r.json() == {"status": "Workers scaled to 2 for model: testkit"}
+    workers = describe(server)["workers"]
+    assert len(workers) == 2 and all(w["status"] == "READY" for w in workers)
+    assert len({w["pid"] for w in workers}) == 2
+    # Two slow requests at once run on both workers.
+    pids = {r.json()["pid"] for r in post_many(server, [b"sleep:0.5", b"sleep:0.5"])}
+    assert pids == {w["pid"] for w in workers}
+
+    r = server.management.put("/models/testkit", params={"min_worker": 1})
+    assert r.status_code == 202
+    wait_for(lambda: len(describe(server)["workers"]) == 1, what="scale down to 1")
+    assert server.inference.post("/predictions/testkit", content=b"ok").status_code == 200
+
+
+def test_threads_per_worker_reach_the_worker_process(server):
+    store = server.server.settings.resolved_model_store / "threads"
+    (store / "code").mkdir(parents=True)
+    (store / "code" / "inference.py").write_text(
+        "import os\n"
+        "def model_fn(d):\n    return None\n"
+        "def transform_fn(m, body, ct, accept):\n    return os.environ['OMP_NUM_THREADS'], 'text/plain'\n"
+    )
+    server.register("threads", threads_per_worker=3)
+    assert server.inference.post("/predictions/threads", content=b"x").text == "3"
+    server.management.put("/models/threads", params={"min_worker": 1, "threads_per_worker": 2, "synchronous": "true"})
+    assert server.inference.post("/predictions/threads", content=b"x").text == "2"
+    assert describe(server, "threads")["threadsPerWorker"] == 2
+
+
+def test_dynamic_batching_gives_each_request_its_own_answer(server):
+    server.register("testkit", batch_size=4, max_batch_delay=200)
+    bodies = [f"item-{i}".encode() for i in range(8)]
+    responses = post_many(server, bodies)
+    assert [r.json()["body"] for r in responses] == [b.decode() for b in bodies]
+    assert max(r.json()["batch"] for r in responses) > 1
+    assert all(r.json()["batch"] <= 4 for r in responses)
+
+
+def test_batch_waits_at_most_max_batch_delay(server):
+    server.register("testkit", batch_size=8, max_batch_delay=300)
+    started = time.monotonic()
+    r = server.inference.post("/predictions/testkit", content=b"alone")
+    elapsed = time.monotonic() - started
+    assert r.json()["batch"] == 1
+    assert elapsed >= 0.25  # it waited for company that never came
+
+
+def test_a_crashed_worker_is_restarted_and_the_request_retried(server):
+    server.register("testkit")
+    first_pid = describe(server)["workers"][0]["pid"]
+    # The crash request kills its worker twice (first try and retry): it is answered 503, not lost.
+    r = server.inference.post("/predictions/testkit", content=b"crash")
+    assert r.status_code == 503
+    assert "died" in r.json()["message"]
+    wait_for(lambda: describe(server)["workers"][0]["status"] == "READY", what="worker restart")
+    worker = describe(server)["workers"][0]
+    assert worker["pid"] != first_pid and worker["restarts"] >= 1
+    assert server.inference.post("/predictions/testkit", content=b"after").json()["body"] == "after"
+
+
+def test_requests_in_a_crashed_batch_are_retried_on_another_worker(server):
+    server.register("testkit", initial_workers=2, batch_size=1)
+    from openmaker.serving.protocol import InferenceRequest
+
+    model = server.server.registry.get("testkit")
+    victim = model.workers[0]
+
+    async def crash_one_and_submit():
+        import asyncio
+
+        slow = [asyncio.ensure_future(model.submit(InferenceRequest(body=b"sleep:1"))) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        victim.kill_now()  # dies while holding a request
+        return await asyncio.gather(*slow)
+
+    responses = server.call(crash_one_and_submit())
+    assert [r.status for r in responses] == [200, 200]  # the orphaned request was answered by a retry
+
+
+def test_a_stuck_model_times_out_with_504_and_the_worker_is_replaced(server):
+    server.register("testkit", response_timeout=1)
+    pid = describe(server)["workers"][0]["pid"]
+    r = server.inference.post("/predictions/testkit", content=b"sleep:30")
+    assert r.status_code == 504
+    assert "did not answer within 1s" in r.json()["message"]
+    wait_for(lambda: describe(server)["workers"][0]["status"] == "READY", what="worker restart")
+    assert describe(server)["workers"][0]["pid"] != pid
+    assert server.inference.post("/predictions/testkit", content=b"ok").status_code == 200
+
+
+def test_a_full_queue_answers_503_with_retry_after(make_server):
+    server = make_server(job_queue_size=2)
+    server.register("testkit")
+    responses = post_many(server, [b"sleep:1"] + [b"x"] * 6)
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) >= 3  # the one in the worker and the two queued
+    refused = [r for r in responses if r.status_code == 503]
+    assert refused, codes
+    assert all(r.headers["retry-after"] == "1" and "queue is full" in r.json()["message"] for r in refused)
+
+
+def test_a_worker_that_keeps_failing_to_load_backs_off(server):
+    server.register("broken", synchronous="false")
+    time.sleep(2)
+    [model] = server.management.get("/models/broken").json()
+    assert "weights file is corrupt" in model["lastLoadError"]
+    assert model["workers"][0]["status"] in ("RESTARTING", "STARTING")
+    # Backoff: a few attempts in 2 s, not hundreds.
+    assert 1 <= model["workers"][0]["restarts"] <= 5
+    assert server.inference.get("/ping").status_code == 500
+    # Requests do not wait forever for a worker that cannot start: they learn why at once.
+    r = server.inference.post("/predictions/broken", content=b"x", timeout=5)
+    assert r.status_code == 503
+    assert "weights file is corrupt" in r.json()["message"]
