@@ -13,6 +13,10 @@ from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 from openmaker.serving.queue import PendingRequest, RequestQueue
 from openmaker.serving.workers import WorkerProcess, WorkerState
 
+#: How often the autoscaler looks, and how long a model must be quiet before it gives a worker back.
+AUTOSCALE_PERIOD_S = 0.5
+SCALE_DOWN_IDLE_S = 30.0
+
 
 class ModelVersion:
     """A model version being served: requests go into its queue, its workers drain it."""
@@ -50,6 +54,8 @@ class ModelVersion:
         self.last_load_error: str | None = None
         self.registered_at = time.time()
         self._scale_lock = asyncio.Lock()
+        self._autoscaler: asyncio.Task | None = None
+        self._last_backlog = 0.0
 
     # -- serving -------------------------------------------------------------
     async def submit(self, request: InferenceRequest) -> InferenceResponse:
@@ -97,16 +103,19 @@ class ModelVersion:
 
     # -- scaling -------------------------------------------------------------
     async def scale(self, min_workers: int, max_workers: int | None = None, synchronous: bool = False) -> None:
-        """Run ``min_workers`` processes; with ``synchronous`` wait until they are up (or failed)."""
+        """Run between ``min_workers`` and ``max_workers`` processes (more while requests queue up);
+        with ``synchronous`` wait until the new ones are up (or failed)."""
         if min_workers < 0:
             raise InferenceError("min_worker must be >= 0", 400)
         max_workers = max(min_workers, max_workers if max_workers is not None else min_workers)
         async with self._scale_lock:
             self.min_workers, self.max_workers = min_workers, max_workers
-            while len(self.workers) > min_workers:
+            while len(self.workers) > max_workers:
                 await self.workers.pop().stop()
             started = [WorkerProcess(self) for _ in range(min_workers - len(self.workers))]
             self.workers.extend(started)
+            if max_workers > min_workers and self._autoscaler is None:
+                self._autoscaler = asyncio.get_running_loop().create_task(self._autoscale())
         if synchronous and started:
             await asyncio.gather(*(w.ready.wait() for w in started))
             failed = [w for w in started if w.state not in (WorkerState.READY, WorkerState.BUSY)]
@@ -117,8 +126,28 @@ class ModelVersion:
                     500,
                 )
 
+    async def _autoscale(self) -> None:
+        """Add a worker while requests wait and every worker is busy; give one back after a quiet spell."""
+        loop = asyncio.get_running_loop()
+        while self.max_workers > self.min_workers:
+            await asyncio.sleep(AUTOSCALE_PERIOD_S)
+            now = loop.time()
+            if len(self.queue):
+                self._last_backlog = now
+            async with self._scale_lock:
+                all_busy = all(w.state is WorkerState.BUSY for w in self.workers)
+                if len(self.queue) and all_busy and len(self.workers) < self.max_workers:
+                    self.workers.append(WorkerProcess(self))
+                elif len(self.workers) > self.min_workers and now - self._last_backlog > SCALE_DOWN_IDLE_S:
+                    await self.workers.pop().stop()
+                    self._last_backlog = now  # one at a time
+        self._autoscaler = None
+
     async def stop(self) -> None:
         """Stop every worker after its batch in flight; answer what is still queued with 503."""
+        if self._autoscaler is not None:
+            self._autoscaler.cancel()
+            self._autoscaler = None
         async with self._scale_lock:
             self.min_workers = 0
             workers, self.workers = self.workers, []

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from openmaker.config import Settings
 from openmaker.serving.archive import ModelArchive
 from openmaker.serving.errors import ArchiveError, Conflict, Forbidden, InferenceError, ModelNotFound
-from openmaker.serving.metrics import ServerMetrics
+from openmaker.serving.metrics import ModelMetrics, ServerMetrics
 from openmaker.serving.model import ModelVersion
 from openmaker.serving.workers import cleanup_socket_dir
 
@@ -30,12 +30,40 @@ class RegistrationStore(Protocol):
     def load(self) -> list[dict[str, Any]]: ...
 
 
+class Engine(Protocol):
+    """What runs the model versions of a registry: local worker processes, or Ray Serve.
+
+    ``create_model`` makes the ``ModelVersion`` (or subclass) that queues, runs and
+    scales one registered archive; ``shutdown`` runs after every model is stopped.
+    """
+
+    name: str
+
+    def create_model(self, archive: ModelArchive, url: str, metrics: ModelMetrics, **options: Any) -> ModelVersion: ...
+    async def shutdown(self) -> None: ...
+
+
+class LocalEngine:
+    """The default engine: each model version runs its own local worker processes."""
+
+    name = "local"
+
+    def create_model(self, archive: ModelArchive, url: str, metrics: ModelMetrics, **options: Any) -> ModelVersion:
+        return ModelVersion(archive, url, metrics, **options)
+
+    async def shutdown(self) -> None:
+        cleanup_socket_dir()
+
+
 class ModelRegistry:
     """Every model version a server serves, by name and version."""
 
-    def __init__(self, settings: Settings, store: RegistrationStore | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: RegistrationStore | None = None, engine: Engine | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.engine = engine or LocalEngine()
         self.metrics = ServerMetrics(self.all_versions)
         self._models: dict[str, dict[str, ModelVersion]] = {}
         self._defaults: dict[str, str] = {}
@@ -168,7 +196,7 @@ class ModelRegistry:
         async with self._lock:
             if archive.version in self._models.get(archive.name, {}):
                 raise Conflict(f"model {archive.name!r} version {archive.version} is already registered")
-            model = ModelVersion(
+            model = self.engine.create_model(
                 archive,
                 url,
                 self.metrics.for_model(archive.name, archive.version),
@@ -287,7 +315,7 @@ class ModelRegistry:
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(model.stop() for model in list(self.all_versions())))
-        cleanup_socket_dir()
+        await self.engine.shutdown()
 
 
 def _check_positive(**values: float | None) -> None:

@@ -101,6 +101,8 @@ class ModelServer:
     extra_apps: list[tuple[str, Any, str, int]] = field(default_factory=list)
     #: Like ``extra_apps``, but each app is built by calling ``factory(server)`` (the console needs the server).
     app_factories: list[tuple[str, Callable[["ModelServer"], Any], str, int]] = field(default_factory=list)
+    #: What runs the models (``registry.Engine``): local worker processes when None, or e.g. ``RayEngine``.
+    engine: Any = None
 
     def __post_init__(self) -> None:
         from openmaker.serving.auth import load_or_create_token
@@ -110,7 +112,7 @@ class ModelServer:
         self.token_created = False
         if self.token is None:
             self.token, self.token_created = load_or_create_token(self.settings.home)
-        self.registry = ModelRegistry(self.settings, self.store)
+        self.registry = ModelRegistry(self.settings, self.store, engine=self.engine)
         s = self.settings
         self.listeners = [
             Listener("inference", create_inference_app(self.registry), s.bind_host, s.inference_port),

@@ -149,3 +149,18 @@ def test_a_worker_that_keeps_failing_to_load_backs_off(server):
     r = server.inference.post("/predictions/broken", content=b"x", timeout=5)
     assert r.status_code == 503
     assert "weights file is corrupt" in r.json()["message"]
+
+
+def test_workers_grow_toward_max_worker_under_load_and_shrink_when_quiet(server, monkeypatch):
+    from openmaker.serving import model as model_module
+
+    monkeypatch.setattr(model_module, "SCALE_DOWN_IDLE_S", 1.0)
+    server.register("testkit")
+    r = server.management.put("/models/testkit", params={"min_worker": 1, "max_worker": 2, "synchronous": "true"})
+    assert r.status_code == 200
+    assert len(describe(server)["workers"]) == 1
+    responses = post_many(server, [b"sleep:1.5"] * 4)
+    assert all(r.status_code == 200 for r in responses)
+    assert len({r.json()["pid"] for r in responses}) == 2  # a second worker joined while requests waited
+    wait_for(lambda: len(describe(server)["workers"]) == 1, timeout=15, what="scale back to min_worker")
+    assert describe(server)["maxWorkers"] == 2
