@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from openmaker import __version__
 from openmaker.rooms import load_rooms
@@ -37,7 +38,7 @@ def db_upgrade(url: Optional[str] = typer.Option(None, help="Database URL (defau
     try:
         revision = db.migrate(target)
     except Exception as exc:  # a bad URL or an unreachable server: say which, no traceback
-        console.print(f"[red]error:[/red] cannot migrate {target}: {exc}")
+        console.print(f"[red]error:[/red] cannot migrate {escape(target)}: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1)
     typer.echo(f"{target} is at revision {revision}")
 
@@ -70,7 +71,7 @@ def up(
         for room in rooms:
             if room.samples is not None:
                 for problem in await room.samples(server):
-                    console.print(f"[yellow]warning:[/yellow] {room.name}: {problem}")
+                    console.print(f"[yellow]warning:[/yellow] {room.name}: {escape(problem)}")
 
     run_server(
         settings, [], {}, no_auth=no_auth,

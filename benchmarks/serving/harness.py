@@ -299,6 +299,20 @@ class OpenmakerServer(ServerProcess):
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
+    def metric_sums(self, prefix: str = "openmaker_batch_size") -> dict[str, float]:
+        """Sum over label sets of every ``<prefix>_sum`` / ``<prefix>_count`` sample at the metrics port."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        text = httpx.get(url, params=[("name[]", f"{prefix}_sum"), ("name[]", f"{prefix}_count")], timeout=10).text
+        sums: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            name_labels, _, value = line.rpartition(" ")
+            name = name_labels.split("{", 1)[0]
+            key = name.removeprefix("openmaker_")
+            sums[key] = sums.get(key, 0.0) + float(value)
+        return sums
+
     def token(self) -> str | None:
         path = self.home / "management.token"
         return path.read_text().strip() if path.is_file() else None
@@ -503,20 +517,26 @@ def run_rounds(
     spec: LoadSpec,
     rounds: int,
     on_result: Callable[[int, ServerProcess, LoadResult], None] | None = None,
+    counters: Callable[[ServerProcess], Mapping[str, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """Load each server in turn, ``rounds`` times; the order alternates (A B, B A, ...).
 
     Reversing the order every other round spreads slow drifts of a shared
     machine (another job starting, thermal state) evenly over the servers.
+    ``counters(server)``, when given, reads cumulative server-side counters;
+    their increase over each run (warm-up included) is recorded with it.
     Returns one record per run: round, position, server label and the LoadResult dict.
     """
     records = []
     for r in range(rounds):
         order = list(servers) if r % 2 == 0 else list(reversed(servers))
         for position, server in enumerate(order):
+            before = counters(server) if counters else {}
             result = spec.run(server.predict_url)
+            after = counters(server) if counters else {}
+            deltas = {f"server_{k}": after[k] - before.get(k, 0.0) for k in after}
             records.append({"round": r + 1, "position": position, "server": server.label,
-                            "loadavg_1m": os.getloadavg()[0], **result.as_dict()})
+                            "loadavg_1m": os.getloadavg()[0], **result.as_dict(), **deltas})
             log(
                 f"round {r + 1}/{rounds} {server.label:>24}: {result.throughput:9,.1f} req/s  "
                 f"p50 {_ms(result.p50_ms)}  p99 {_ms(result.p99_ms)}  errors {result.errors}"
@@ -593,15 +613,18 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: 
 
 
 def rounds_table(records: Sequence[Mapping[str, Any]]) -> str:
-    rows = [
-        [r["round"], r["server"], fmt(r["throughput"], "rps"), fmt(r["p50_ms"], "ms"), fmt(r["p90_ms"], "ms"),
-         fmt(r["p99_ms"], "ms"), r["errors"], f"{r['loadavg_1m']:.2f}"]
-        for r in records
-    ]
-    return markdown_table(
-        ["Round", "Server", "Throughput (req/s)", "p50 (ms)", "p90 (ms)", "p99 (ms)", "Errors", "Load avg (1 min)"],
-        rows, "rlrrrrrr",
-    )
+    with_batch = any(r.get("mean_batch") is not None for r in records)
+    rows = []
+    for r in records:
+        row = [r["round"], r["server"], fmt(r["throughput"], "rps"), fmt(r["p50_ms"], "ms"), fmt(r["p90_ms"], "ms"),
+               fmt(r["p99_ms"], "ms"), r["errors"], f"{r['loadavg_1m']:.2f}"]
+        if with_batch:
+            row.append("n/a" if r.get("mean_batch") is None else f"{r['mean_batch']:.1f}")
+        rows.append(row)
+    header = ["Round", "Server", "Throughput (req/s)", "p50 (ms)", "p90 (ms)", "p99 (ms)", "Errors", "Load avg (1 min)"]
+    if with_batch:
+        header.append("Mean batch")
+    return markdown_table(header, rows, "rl" + "r" * (len(header) - 2))
 
 
 def write_results(name: str, payload: Mapping[str, Any], markdown: str, out_dir: Path = RESULTS_DIR) -> tuple[Path, Path]:

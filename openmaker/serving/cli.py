@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from openmaker.serving.errors import InferenceError
 
@@ -22,7 +23,7 @@ class Engine(str, enum.Enum):
 
 
 def fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -86,7 +87,7 @@ def serve(
     if engine is Engine.ray:
         from openmaker.serving.ray_engine import serve_with_ray
 
-        serve_with_ray(settings, parsed, token="" if no_auth else None, **options)
+        serve_with_ray(settings, parsed, token="" if no_auth else None, restore=restore, **options)
         return
     run_server(settings, parsed, options, no_auth=no_auth, restore=restore)
 
@@ -107,7 +108,7 @@ def run_server(settings, models, options, *, no_auth=False, restore=True, app_fa
             names = {m.name for m in server.registry.all_versions()}
             problems += await register_models(server, [m for m in models if m[0] not in names], **options)
             for problem in problems:
-                console.print(f"[yellow]warning:[/yellow] {problem}")
+                console.print(f"[yellow]warning:[/yellow] {escape(problem)}")
             if on_ready is not None:
                 await on_ready(server)
             print_endpoints(server)
