@@ -15,6 +15,10 @@ reports the per-setting medians over the rounds, the mean batch the workers
 actually got (from the server's ``openmaker_batch_size`` histogram), and the
 throughput of each batched setting relative to batch 1 of the same topology.
 
+Before the servers start it also calls the handler in-process (a fresh
+interpreter per thread count) to measure the model's own cost per image at
+each batch size: what batching can possibly save inside a worker.
+
 The load generator shares the machine with the servers (on 2 vCPUs it takes
 a few percent of a core at these rates).
 
@@ -26,6 +30,8 @@ Run (about 4 minutes with the defaults)::
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-requests", type=int, default=32, help="unmeasured requests before each run (default 32)")
     p.add_argument("--warmup-seconds", type=float, default=3.0,
                    help="unmeasured load on each server before the first round (default 3)")
+    p.add_argument("--no-model-cost", action="store_true",
+                   help="skip the in-process measurement of the handler's cost per image by batch size")
     p.add_argument("--model-dir", type=Path, default=None,
                    help="an already built efficientnet-lite0 archive directory (default: build one)")
     p.add_argument("--out", type=Path, default=harness.RESULTS_DIR, help="results directory (default benchmarks/serving/results)")
@@ -68,6 +76,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if min(args.concurrency, args.rounds, *args.batch_sizes) < 1 or args.duration <= 0:
         p.error("--concurrency, --rounds and --batch-sizes must be >= 1 and --duration > 0")
     return args
+
+
+# Run in a fresh interpreter per thread count, so that the OMP/MKL settings take effect before
+# onnxruntime loads, as in a worker. Prints one JSON object.
+_MODEL_COST = r"""
+import json, os, statistics, sys, time
+threads, model_dir, sizes = int(sys.argv[1]), sys.argv[2], [int(x) for x in sys.argv[3].split(",")]
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[var] = str(threads)
+from pathlib import Path
+from openmaker.serving.handlers.base import Context, load_handler_class
+from openmaker.serving.protocol import InferenceRequest
+from openmaker.serving.zoo import kitten_jpeg
+d = Path(model_dir)
+manifest = json.loads((d / "MAR-INF" / "MANIFEST.json").read_text())
+ctx = Context(model_dir=d, model_name="m", model_version="1", manifest=manifest, batch_size=max(sizes),
+              threads=threads)
+handler = load_handler_class(manifest["model"]["handler"], ctx.code_dir)()
+handler.initialize(ctx)
+req = InferenceRequest(body=kitten_jpeg(), content_type="image/jpeg")
+def ms(f, n):
+    f()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter(); f(); times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+x = handler.preprocess(req)
+y = handler.inference([x])[0]
+out = {"threads": threads, "preprocess_ms": ms(lambda: handler.preprocess(req), 40),
+       "postprocess_ms": ms(lambda: handler.postprocess(y, req), 40), "inference_ms": {}}
+for b in sizes:
+    out["inference_ms"][b] = ms(lambda: handler.inference([x] * b), max(10, 160 // b))
+print(json.dumps(out))
+"""
+
+
+def model_cost(model_dir: Path, threads: int, sizes: list[int]) -> dict:
+    """The handler's own cost per image, in a fresh process: preprocess, and inference at each batch size."""
+    out = subprocess.run([sys.executable, "-c", _MODEL_COST, str(threads), str(model_dir), ",".join(map(str, sizes))],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        log(f"model cost measurement failed: {out.stderr[-500:]}")
+        return {"threads": threads, "error": out.stderr[-500:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def setting_label(workers: int, threads: int, batch: int, delay: float) -> str:
@@ -92,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         if model_dir is None:
             log("building the efficientnet-lite0 archive")
             model_dir = build_efficientnet_lite0(work / MODEL)
+        costs = []
+        if not args.no_model_cost:
+            for threads in sorted({t for _, t in args.topologies}):
+                cost = model_cost(model_dir, threads, [1, *args.batch_sizes])
+                costs.append(cost)
+                if "inference_ms" in cost:
+                    log(f"model cost, {threads} thread(s): preprocess {cost['preprocess_ms']:.2f} ms/image, inference "
+                        + ", ".join(f"b{b} {t / int(b):.2f}" for b, t in cost["inference_ms"].items()) + " ms/image")
         for workers, threads in args.topologies:
             settings = [(1, None)] + [(b, args.max_batch_delay) for b in args.batch_sizes if b != 1]
             servers = [
@@ -139,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
               "max_batch_delay_ms": args.max_batch_delay, "body_bytes": len(body), "content_type": "image/jpeg"}
     payload = {"benchmark": NAME, "command": harness.command_line(), "machine": info, "parameters": params,
                "groups": groups, "summary": summary, "ratios": ratios, "best_vs_best": best_vs_best,
-               "runs": records}
+               "model_cost": costs, "runs": records}
     harness.write_results(NAME, payload, render(payload), args.out)
     return 0
 
@@ -196,6 +256,25 @@ def render(payload: dict) -> str:
             f"{fmt(summary[overall['unbatched']]['throughput_median'], 'rps')} req/s = "
             f"**{fmt(overall['ratio'], 'x')}**.",
             "",
+        ]
+    costs = [c for c in payload.get("model_cost") or [] if "inference_ms" in c]
+    if costs:
+        sizes = list(costs[0]["inference_ms"])
+        lines += [
+            "## The model's own cost per image (in-process, no server)",
+            "",
+            "The image_classifier handler called directly, kitten JPEG, median of repeated calls: what batching can "
+            "save inside the worker. Preprocessing (JPEG decode, resize, crop, normalize) runs per image whatever the batch.",
+            "",
+            harness.markdown_table(
+                ["Threads", "Preprocess (ms/image)"] + [f"Inference batch {b} (ms/image)" for b in sizes]
+                + ["Handler total, batch 1 (ms/image)", f"Handler total, batch {sizes[-1]} (ms/image)"],
+                [[c["threads"], f"{c['preprocess_ms']:.2f}"]
+                 + [f"{c['inference_ms'][b] / int(b):.2f}" for b in sizes]
+                 + [f"{c['preprocess_ms'] + c['postprocess_ms'] + c['inference_ms'][sizes[0]] / int(sizes[0]):.2f}",
+                    f"{c['preprocess_ms'] + c['postprocess_ms'] + c['inference_ms'][sizes[-1]] / int(sizes[-1]):.2f}"]
+                 for c in costs],
+            ),
         ]
     lines += ["## Every run", "", harness.rounds_table(payload["runs"])]
     return "\n".join(lines)

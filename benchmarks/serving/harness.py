@@ -434,6 +434,13 @@ def check_torchserve_venv(venv: Path) -> None:
         )
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise SystemExit("TorchServe needs Java 11+ (java on PATH or JAVA_HOME)")
+    # torchserve 0.12's worker imports yaml, which the wheel does not declare: without it every
+    # worker dies at start and TorchServe retries forever.
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import ts, yaml, torch"], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SystemExit(f"the TorchServe venv {venv} cannot import ts, yaml and torch:\n"
+                         f"{check.stderr.strip().splitlines()[-1] if check.stderr.strip() else ''}\n"
+                         f"Create it with:\n  {TS_INSTALL}")
 
 
 TS_INSTALL = (

@@ -118,7 +118,42 @@ def summarise_collapsed(path: Path, limit: int = 25) -> dict:
             incl_counts[f] = incl_counts.get(f, 0) + n
     def top(counts):
         return [(name, round(100.0 * c / total, 1)) for name, c in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]]
-    return {"samples": total, "top_self": top(self_counts), "top_inclusive": top(incl_counts)}
+    return {"samples": total, "top_self": top(self_counts), "top_inclusive": top(incl_counts),
+            "by_layer": layers_of_collapsed(path)}
+
+
+# Layers of the frontend, matched on the sampled stack (first rule that matches wins). Without
+# --native, py-spy sees no C frames: time in uvloop's own C code (libuv polling, the recv/send it
+# issues itself, httptools parsing, callback dispatch) is charged to the outermost Python frame,
+# asyncio's Runner.run; a write() issued from Python is charged to its Python caller.
+LAYERS = [
+    ("write() syscall: request to the worker (unix socket)", lambda leaf, s: leaf.startswith("StreamWriter.write")),
+    ("write() syscall: HTTP response (uvicorn transport)", lambda leaf, s: leaf.startswith("RequestResponseCycle.send")),
+    ("event loop C code (uvloop/libuv: epoll, recv, httptools, callbacks)", lambda leaf, s: leaf.startswith("Runner.run")),
+    ("dispatch to the worker in Python (queue, asyncio.wait/wait_for, ensure_future, pickle)",
+     lambda leaf, s: any(k in s for k in ("workers.py", "queue.py", "protocol.py", "asyncio/streams.py"))),
+    ("ModelVersion.submit and Prometheus metrics",
+     lambda leaf, s: any(k in s for k in ("model.py", "prometheus_client", "metrics.py"))),
+    ("FastAPI/Starlette (middleware, routing, dependencies, Request/Response)",
+     lambda leaf, s: any(k in s for k in ("fastapi/", "starlette/", "pydantic", "contextlib.py", "inference_api.py"))),
+    ("uvicorn protocol (Python)", lambda leaf, s: "uvicorn/" in s),
+]
+
+
+def layers_of_collapsed(path: Path) -> list[tuple[str, float]]:
+    """Share of the samples per frontend layer (see LAYERS), largest first."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        leaf = stack.rsplit(";", 1)[-1]
+        layer = next((name for name, match in LAYERS if match(leaf, stack)), "other (asyncio internals)")
+        counts[layer] = counts.get(layer, 0) + n
+    return [(name, round(100.0 * c / total, 1)) for name, c in sorted(counts.items(), key=lambda kv: -kv[1])]
 
 
 def _short(frame: str) -> str:
@@ -222,9 +257,13 @@ def render(payload: dict) -> str:
         ]
     prof = payload.get("profile")
     if prof and "top_self" in prof:
-        lines += ["## Profile of the openmaker frontend (py-spy, self time)", "",
+        lines += ["## Profile of the openmaker frontend (py-spy)", "",
                   f"{prof['samples']} samples; {fmt(prof['throughput_under_profiler'], 'rps')} req/s under the profiler; "
                   f"stacks in `{Path(prof['collapsed']).name}`.", ""]
+        if prof.get("by_layer"):
+            lines.append(harness.markdown_table(["Layer", "% of samples"], [[n, p] for n, p in prof["by_layer"]]))
+            lines += ["`Runner.run` below is uvloop's C event loop as py-spy sees it without `--native` "
+                      "(libuv polling, recv/send issued from C, httptools parsing, callback dispatch).", ""]
         lines.append(harness.markdown_table(["Function", "Self %"], [[f"`{n}`", p] for n, p in prof["top_self"][:15]]))
     lines += ["## Every run", "", harness.rounds_table(payload["runs"])]
     return "\n".join(lines)

@@ -9,8 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from openmaker import __version__
-from openmaker.serving.errors import BadRequest, InferenceError
-from openmaker.serving.http import create_api_app
+from openmaker.serving.errors import BadRequest, InferenceError, ServiceUnavailable
+from openmaker.serving.http import create_api_app, error_body
 from openmaker.serving.model import ModelVersion
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 from openmaker.serving.registry import ModelRegistry
@@ -25,24 +25,31 @@ class PayloadTooLarge(InferenceError):
     status = 413
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
+async def receive_body(receive, content_length: str | None, limit: int) -> bytes:
+    """Read an ASGI request body, refusing more than ``limit`` bytes without reading it all."""
+    if content_length is not None:
         try:
-            size = int(declared)
+            size = int(content_length)
         except ValueError:
-            raise BadRequest(f"invalid Content-Length {declared!r}") from None
+            raise BadRequest(f"invalid Content-Length {content_length!r}") from None
         if size > limit:
             raise PayloadTooLarge(f"request body of {size} bytes is over the limit of {limit} bytes")
-        return await request.body()
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
 
 
 async def to_inference_request(request: Request, limit: int) -> InferenceRequest:
@@ -68,11 +75,59 @@ async def to_inference_request(request: Request, limit: int) -> InferenceRequest
     )
 
 
+class PredictionsFastPath:
+    """Answers ``POST /predictions/{model}[/{version}]`` in plain ASGI, ahead of FastAPI.
+
+    This is the server's hot path: routing, dependency solving and Request
+    objects cost more than the rest of the frontend's work for a small model.
+    Everything else (multipart bodies, other paths) goes to the FastAPI app,
+    which also documents these routes; the answers are the same either way.
+    """
+
+    def __init__(self, app: FastAPI, registry: ModelRegistry, limit: int) -> None:
+        self.app, self.registry, self.limit = app, registry, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] != "POST" or not path.startswith("/predictions/"):
+            return await self.app(scope, receive, send)
+        parts = path[len("/predictions/") :].split("/")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        content_type = headers.get("content-type", "")
+        if not 1 <= len(parts) <= 2 or not all(parts) or content_type.startswith("multipart/"):
+            return await self.app(scope, receive, send)
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            model = self.registry.get(parts[0], parts[1] if len(parts) == 2 else None)
+            body = await receive_body(receive, headers.get("content-length"), self.limit)
+            request = InferenceRequest(
+                body=body,
+                content_type=content_type,
+                accept=headers.get("accept", ""),
+                headers={k: headers[k] for k in _FORWARDED if k in headers},
+            )
+            response = await model.submit(request)
+            status, payload, media = response.status, response.body, response.content_type
+        except InferenceError as exc:
+            status, media = exc.status, "application/json"
+            payload = json.dumps(error_body(exc.status, type(exc).__name__, exc.message)).encode()
+            if isinstance(exc, ServiceUnavailable):
+                extra.append((b"retry-after", str(exc.retry_after).encode()))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", media.encode("latin-1")), (b"content-length", str(len(payload)).encode()), *extra],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
 def to_http(response: InferenceResponse) -> Response:
     return Response(response.body, status_code=response.status, media_type=response.content_type)
 
 
-def create_inference_app(registry: ModelRegistry) -> FastAPI:
+def create_inference_app(registry: ModelRegistry) -> PredictionsFastPath:
     app = create_api_app(
         "openmaker inference API",
         __version__,
@@ -189,7 +244,7 @@ def create_inference_app(registry: ModelRegistry) -> FastAPI:
     async def v2_model_version_infer(name: str, version: str, request: Request) -> JSONResponse:
         return await v2_infer(v2_model(name, version), request)
 
-    return app
+    return PredictionsFastPath(app, registry, limit)
 
 
 def _message_of(response: InferenceResponse) -> str:

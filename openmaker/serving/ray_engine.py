@@ -686,7 +686,6 @@ def serve_with_ray(
     ``options`` are the CLI's registration options (``initial_workers``,
     ``threads_per_worker``, ``batch_size``, ``max_batch_delay_ms``).
     """
-    from rich.markup import escape
 
     from openmaker.serving.cli import _loop_factory, console, fail, print_endpoints, register_models
     from openmaker.serving.server import ModelServer, ServerError
@@ -695,7 +694,7 @@ def serve_with_ray(
     try:
         ray, serve = require_ray()
     except RayNotInstalled as exc:
-        fail(escape(str(exc)))  # escaped: rich would take "[ray]" for markup
+        fail(str(exc))
     per_replica = os.environ.get("OPENMAKER_RAY_NUM_CPUS_PER_REPLICA")
     engine = RayEngine(num_cpus_per_replica=float(per_replica) if per_replica else None)
     if num_cpus is None and os.environ.get("OPENMAKER_RAY_NUM_CPUS"):
@@ -727,7 +726,7 @@ def serve_with_ray(
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(main())
     except ServerError as exc:
-        fail(escape(str(exc)), 1)
+        fail(str(exc), 1)
     except KeyboardInterrupt:
         pass
     finally:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openmaker.serving.errors import RequestTimeout, ServiceUnavailable
-from openmaker.serving.protocol import Batch, BatchResult, LoadFailed, Ready, Stop, encode, read_message
+from openmaker.serving.protocol import Batch, LoadFailed, Ready, Stop, encode, read_message
 
 if TYPE_CHECKING:
     from openmaker.serving.model import ModelVersion
@@ -76,8 +76,9 @@ class WorkerProcess:
         self.ready = asyncio.Event()  # set at first Ready or first load failure
         self._stopping = False
         self._proc: asyncio.subprocess.Process | None = None
-        self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
+        self._idle = False
+        self._interrupt = None  # cancels the dispatch loop while it waits for work
         self._batch_ids = itertools.count(1)
         self.task = asyncio.get_running_loop().create_task(self._supervise(), name=self.name)
 
@@ -186,31 +187,26 @@ class WorkerProcess:
         return env
 
     # -- dispatching ---------------------------------------------------------
+    # The dispatch loop is the hot path: it creates no task or extra future per batch.
+    # Process death and stop requests cancel it only while it waits for work; while a
+    # batch is out, the socket read itself notices the death (EOF).
     async def _dispatch(self, reader, writer, exited: asyncio.Future) -> None:
-        model = self.model
-        queue = model.queue
-        stop_requested = asyncio.ensure_future(self._stop_requested.wait())
-        while not self._stopping:
-            get = asyncio.ensure_future(queue.next_batch(model.batch_size, model.max_batch_delay_ms / 1000))
-            done, _ = await asyncio.wait({get, exited, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
-            if get not in done:  # process died or we are stopping while idle
-                get.cancel()
-                try:
-                    await get
-                except asyncio.CancelledError:
-                    pass
-                else:
-                    queue.requeue(get.result())
-                break
-            batch = get.result()
-            if exited.done():
-                queue.requeue(batch)
-                break
-            self.state = WorkerState.BUSY
-            if not await self._send_batch(batch, reader, writer, exited):
-                break
-            self.state = WorkerState.READY
-        stop_requested.cancel()
+        loop_task = asyncio.ensure_future(self._dispatch_loop(reader, writer, exited))
+
+        def interrupt(_=None) -> None:
+            if self._idle and not loop_task.done():
+                loop_task.cancel()
+
+        self._interrupt = interrupt
+        exited.add_done_callback(interrupt)
+        try:
+            await loop_task
+        except asyncio.CancelledError:
+            if not loop_task.cancelled():
+                raise  # we ourselves were cancelled, not just the loop
+        finally:
+            exited.remove_done_callback(interrupt)
+            self._interrupt = None
         if self._stopping and not exited.done():
             try:
                 writer.write(encode(Stop()))
@@ -221,25 +217,49 @@ class WorkerProcess:
         await self._kill()
         writer.close()
 
-    async def _send_batch(self, batch, reader, writer, exited) -> bool:
+    async def _dispatch_loop(self, reader, writer, exited: asyncio.Future) -> None:
         model = self.model
-        now = asyncio.get_running_loop().time()
+        queue = model.queue
+        while not self._stopping and not exited.done():
+            self._idle = True
+            batch = await queue.next_batch(model.batch_size, model.max_batch_delay_ms / 1000)
+            self._idle = False
+            if exited.done() or self._stopping:
+                queue.requeue(batch)
+                return
+            self.state = WorkerState.BUSY
+            if not await self._send_batch(batch, reader, writer):
+                return
+            self.state = WorkerState.READY
+
+    async def _send_batch(self, batch, reader, writer) -> bool:
+        model = self.model
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         for item in batch:
             item.attempts += 1
             model.metrics.queue_time(now - item.enqueued_at)
         model.metrics.batch(len(batch))
         message = Batch(batch_id=next(self._batch_ids), requests=[item.request for item in batch])
+        timed_out = False
+
+        def on_timeout() -> None:
+            nonlocal timed_out
+            timed_out = True
+            self.kill_now()  # a stuck model: its socket closes and the read below ends
+
+        timer = loop.call_later(model.response_timeout, on_timeout)
         try:
             writer.write(encode(message))
             await writer.drain()
-            result = await asyncio.wait_for(read_message(reader), model.response_timeout)
-        except TimeoutError:
-            error = RequestTimeout(f"model {model.name} did not answer within {model.response_timeout:g}s")
-            for item in batch:
-                item.fail(error)
-            self.last_error = str(error)
-            return False
+            result = await read_message(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
+            if timed_out:
+                error = RequestTimeout(f"model {model.name} did not answer within {model.response_timeout:g}s")
+                for item in batch:
+                    item.fail(error)
+                self.last_error = str(error)
+                return False
             self.last_error = f"worker process {self.pid} died while handling a batch of {len(batch)}"
             retry = [item for item in batch if item.attempts < 2 and not item.future.done()]
             for item in batch:
@@ -247,7 +267,8 @@ class WorkerProcess:
                     item.fail(ServiceUnavailable(f"{self.last_error}; the request was not retried again"))
             model.queue.requeue(retry)
             return False
-        assert isinstance(result, BatchResult)
+        finally:
+            timer.cancel()
         for item, response in zip(batch, result.responses):
             item.answer(response)
         return True
@@ -269,7 +290,8 @@ class WorkerProcess:
         self._stopping = True
         self.state = WorkerState.STOPPING
         self._wake.set()
-        self._stop_requested.set()
+        if self._interrupt is not None:
+            self._interrupt()
         await self.task
 
     def kill_now(self) -> None:
