@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     default_workers_per_model: int = 1
     default_threads_per_worker: int = 1
     job_queue_size: int = 100
+    #: Requests sent ahead to a busy worker when batch_size is 1 (it runs them one by one).
+    worker_pipeline_depth: int = 2
     default_response_timeout: float = 120.0
     default_startup_timeout: float = 120.0
     max_request_size: int = 6_553_500

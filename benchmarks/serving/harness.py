@@ -68,7 +68,9 @@ def machine_info() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
     commit = _run_text(["git", "rev-parse", "--short", "HEAD"], cwd=REPO)
-    dirty = _run_text(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO)
+    # Results files written by these scripts do not make the code dirty.
+    dirty = _run_text(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                       ":(exclude)benchmarks/serving/results"], cwd=REPO)
     try:
         from openmaker import __version__ as om_version
     except ImportError:  # pragma: no cover

@@ -134,7 +134,7 @@ LAYERS = [
      lambda leaf, s: any(k in s for k in ("workers.py", "queue.py", "protocol.py", "asyncio/streams.py"))),
     ("ModelVersion.submit and Prometheus metrics",
      lambda leaf, s: any(k in s for k in ("model.py", "prometheus_client", "metrics.py"))),
-    ("FastAPI/Starlette (middleware, routing, dependencies, Request/Response)",
+    ("ASGI app: predictions route, FastAPI/Starlette (routing, Request/Response)",
      lambda leaf, s: any(k in s for k in ("fastapi/", "starlette/", "pydantic", "contextlib.py", "inference_api.py"))),
     ("uvicorn protocol (Python)", lambda leaf, s: "uvicorn/" in s),
 ]

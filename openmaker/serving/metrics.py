@@ -76,7 +76,9 @@ class _LiveCollector:
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        depth = GaugeMetricFamily("openmaker_queue_depth", "Requests waiting in the queue", labels=["model", "version"])
+        depth = GaugeMetricFamily(
+            "openmaker_queue_depth", "Requests waiting for a worker (queued or sent ahead)", labels=["model", "version"]
+        )
         workers = GaugeMetricFamily(
             "openmaker_workers", "Worker processes by state", labels=["model", "version", "state"]
         )
@@ -89,7 +91,7 @@ class _LiveCollector:
     def collect(self):
         depth, workers = self._families()
         for model in self._models():
-            depth.add_metric([model.name, model.version], len(model.queue))
+            depth.add_metric([model.name, model.version], model.backlog)
             counts: dict[str, int] = {}
             for worker in model.workers:
                 counts[worker.state.value] = counts.get(worker.state.value, 0) + 1

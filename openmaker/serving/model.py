@@ -34,6 +34,7 @@ class ModelVersion:
         startup_timeout: float = 120.0,
         threads_per_worker: int = 1,
         queue_size: int = 100,
+        pipeline_depth: int = 2,
     ) -> None:
         self.archive = archive
         self.name = archive.name
@@ -45,6 +46,7 @@ class ModelVersion:
         self.response_timeout = response_timeout
         self.startup_timeout = startup_timeout
         self.threads_per_worker = threads_per_worker
+        self.pipeline_depth = pipeline_depth
         self.min_workers = 0
         self.max_workers = 0
         self.queue = RequestQueue(capacity=queue_size)
@@ -94,6 +96,11 @@ class ModelVersion:
         self.last_load_error = None
 
     @property
+    def backlog(self) -> int:
+        """Requests accepted and not yet being worked on: queued, or sent ahead to a busy worker."""
+        return len(self.queue) + sum(w.waiting for w in self.workers)
+
+    @property
     def ready_workers(self) -> int:
         return sum(w.state in (WorkerState.READY, WorkerState.BUSY) for w in self.workers)
 
@@ -132,11 +139,12 @@ class ModelVersion:
         while self.max_workers > self.min_workers:
             await asyncio.sleep(AUTOSCALE_PERIOD_S)
             now = loop.time()
-            if len(self.queue):
+            backlog = self.backlog
+            if backlog:
                 self._last_backlog = now
             async with self._scale_lock:
                 all_busy = all(w.state is WorkerState.BUSY for w in self.workers)
-                if len(self.queue) and all_busy and len(self.workers) < self.max_workers:
+                if backlog and all_busy and len(self.workers) < self.max_workers:
                     self.workers.append(WorkerProcess(self))
                 elif len(self.workers) > self.min_workers and now - self._last_backlog > SCALE_DOWN_IDLE_S:
                     await self.workers.pop().stop()
@@ -172,5 +180,5 @@ class ModelVersion:
             "loadedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.registered_at)),
             "lastLoadError": self.last_load_error,
             "workers": [w.describe() for w in self.workers],
-            "jobQueueStatus": {"remainingCapacity": self.queue.remaining_capacity, "pendingRequests": len(self.queue)},
+            "jobQueueStatus": {"remainingCapacity": self.queue.remaining_capacity, "pendingRequests": self.backlog},
         }

@@ -71,6 +71,22 @@ class RequestQueue:
                 return item
         return None
 
+    def take_now(self, batch_size: int) -> list[PendingRequest]:
+        """Up to ``batch_size`` requests that are waiting now, without waiting for more."""
+        batch = []
+        while len(batch) < batch_size:
+            item = self._pop_live()
+            if item is None:
+                break
+            batch.append(item)
+        return batch
+
+    async def arrived(self) -> None:
+        """Return once a request is waiting."""
+        while not self._items:
+            self._arrived.clear()
+            await self._arrived.wait()
+
     async def next_batch(self, batch_size: int, max_delay_s: float) -> list[PendingRequest]:
         batch: list[PendingRequest] = []
         try:

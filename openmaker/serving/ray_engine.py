@@ -218,6 +218,8 @@ class RayReplica:
     node_ip: str = ""
     local: bool = True
     actor_name: str = ""
+    #: Requests sent ahead to this replica (Ray Serve queues them itself; counted in the model's queue).
+    waiting: int = 0
 
     def describe(self) -> dict[str, Any]:
         return {

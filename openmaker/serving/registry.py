@@ -207,6 +207,7 @@ class ModelRegistry:
                 startup_timeout=s.default_startup_timeout,
                 threads_per_worker=threads_per_worker or s.default_threads_per_worker,
                 queue_size=s.job_queue_size,
+                pipeline_depth=s.worker_pipeline_depth,
             )
             self._models.setdefault(archive.name, {})[archive.version] = model
             self._defaults.setdefault(archive.name, archive.version)

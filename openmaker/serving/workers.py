@@ -20,6 +20,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -187,18 +189,26 @@ class WorkerProcess:
         return env
 
     # -- dispatching ---------------------------------------------------------
-    # The dispatch loop is the hot path: it creates no task or extra future per batch.
-    # Process death and stop requests cancel it only while it waits for work; while a
-    # batch is out, the socket read itself notices the death (EOF).
+    # The hot path. With batch_size 1, up to ``pipeline_depth`` batches are in flight to one
+    # worker: it still runs them one at a time, but never waits for the frontend between
+    # two, and the frontend writes while the worker computes. With dynamic batching one
+    # batch at a time is in flight, so the next batch fills while the worker is busy.
+    # A reader task takes the answers in order; the response timeout runs for the batch the
+    # worker is on. No task or extra future is made per batch.
     async def _dispatch(self, reader, writer, exited: asyncio.Future) -> None:
-        loop_task = asyncio.ensure_future(self._dispatch_loop(reader, writer, exited))
+        self._in_flight: deque[_InFlight] = deque()
+        self._slot_free = asyncio.Event()
+        reader_task = asyncio.ensure_future(self._read_results(reader))
+        loop_task = asyncio.ensure_future(self._dispatch_loop(writer, exited, reader_task))
 
         def interrupt(_=None) -> None:
+            self._slot_free.set()
             if self._idle and not loop_task.done():
                 loop_task.cancel()
 
         self._interrupt = interrupt
         exited.add_done_callback(interrupt)
+        reader_task.add_done_callback(interrupt)
         try:
             await loop_task
         except asyncio.CancelledError:
@@ -207,6 +217,10 @@ class WorkerProcess:
         finally:
             exited.remove_done_callback(interrupt)
             self._interrupt = None
+        # Stopping: let the batches already sent finish, then ask the worker to exit.
+        while self._in_flight and not reader_task.done():
+            self._slot_free.clear()
+            await self._slot_free.wait()
         if self._stopping and not exited.done():
             try:
                 writer.write(encode(Stop()))
@@ -215,63 +229,107 @@ class WorkerProcess:
             except (TimeoutError, ConnectionError):
                 pass
         await self._kill()
+        await asyncio.gather(reader_task, return_exceptions=True)
         writer.close()
 
-    async def _dispatch_loop(self, reader, writer, exited: asyncio.Future) -> None:
+    async def _dispatch_loop(self, writer, exited: asyncio.Future, reader_task: asyncio.Future) -> None:
         model = self.model
         queue = model.queue
-        while not self._stopping and not exited.done():
-            self._idle = True
-            batch = await queue.next_batch(model.batch_size, model.max_batch_delay_ms / 1000)
+        depth = 1 if model.batch_size > 1 else max(1, model.pipeline_depth)
+        while not self._stopping and not exited.done() and not reader_task.done():
+            if len(self._in_flight) >= depth:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            self._idle = not self._in_flight
+            if self._in_flight:  # keep the pipe full only with work that is already waiting
+                batch = queue.take_now(model.batch_size)
+                if not batch:
+                    self._slot_free.clear()
+                    self._idle = True
+                    waiter = asyncio.ensure_future(queue.arrived())
+                    slot = asyncio.ensure_future(self._slot_free.wait())
+                    try:
+                        await asyncio.wait({waiter, slot}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        waiter.cancel()
+                        slot.cancel()
+                    continue
+            else:
+                batch = await queue.next_batch(model.batch_size, model.max_batch_delay_ms / 1000)
             self._idle = False
-            if exited.done() or self._stopping:
+            if exited.done() or self._stopping or reader_task.done():
                 queue.requeue(batch)
                 return
-            self.state = WorkerState.BUSY
-            if not await self._send_batch(batch, reader, writer):
-                return
-            self.state = WorkerState.READY
+            self._send(batch, writer)
+            if writer.transport.get_write_buffer_size() > 1 << 20:
+                await writer.drain()
 
-    async def _send_batch(self, batch, reader, writer) -> bool:
+    def _send(self, batch: list, writer) -> None:
         model = self.model
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = asyncio.get_running_loop().time()
         for item in batch:
             item.attempts += 1
             model.metrics.queue_time(now - item.enqueued_at)
         model.metrics.batch(len(batch))
-        message = Batch(batch_id=next(self._batch_ids), requests=[item.request for item in batch])
-        timed_out = False
+        flight = _InFlight(next(self._batch_ids), batch)
+        self._in_flight.append(flight)
+        self.state = WorkerState.BUSY
+        if len(self._in_flight) == 1:
+            self._start_clock()
+        writer.write(encode(Batch(batch_id=flight.batch_id, requests=[item.request for item in batch])))
+
+    def _start_clock(self) -> None:
+        """The response timeout of the batch the worker is running now (the oldest in flight)."""
+        flight = self._in_flight[0]
 
         def on_timeout() -> None:
-            nonlocal timed_out
-            timed_out = True
-            self.kill_now()  # a stuck model: its socket closes and the read below ends
+            flight.timed_out = True
+            self.kill_now()  # a stuck model: its socket closes and the reader sees EOF
 
-        timer = loop.call_later(model.response_timeout, on_timeout)
+        flight.timer = asyncio.get_running_loop().call_later(self.model.response_timeout, on_timeout)
+
+    async def _read_results(self, reader) -> None:
         try:
-            writer.write(encode(message))
-            await writer.drain()
-            result = await read_message(reader)
+            while True:
+                result = await read_message(reader)
+                flight = self._in_flight.popleft()
+                flight.timer.cancel()
+                if self._in_flight:
+                    self._start_clock()
+                else:
+                    self.state = WorkerState.READY
+                for item, response in zip(flight.items, result.responses):
+                    item.answer(response)
+                self._slot_free.set()
         except (asyncio.IncompleteReadError, ConnectionError):
-            if timed_out:
-                error = RequestTimeout(f"model {model.name} did not answer within {model.response_timeout:g}s")
-                for item in batch:
-                    item.fail(error)
-                self.last_error = str(error)
-                return False
-            self.last_error = f"worker process {self.pid} died while handling a batch of {len(batch)}"
-            retry = [item for item in batch if item.attempts < 2 and not item.future.done()]
-            for item in batch:
+            self._worker_lost()
+
+    def _worker_lost(self) -> None:
+        """The process is gone: the running batch is retried once (or answered), the rest requeued."""
+        model = self.model
+        if not self._in_flight:
+            return
+        running, *waiting = self._in_flight
+        self._in_flight.clear()
+        running.timer.cancel()
+        if running.timed_out:
+            error = RequestTimeout(f"model {model.name} did not answer within {model.response_timeout:g}s")
+            self.last_error = str(error)
+            for item in running.items:
+                item.fail(error)
+            retry = []
+        else:
+            self.last_error = f"worker process {self.pid} died while handling a batch of {len(running.items)}"
+            retry = [item for item in running.items if item.attempts < 2 and not item.future.done()]
+            for item in running.items:
                 if item not in retry:
                     item.fail(ServiceUnavailable(f"{self.last_error}; the request was not retried again"))
-            model.queue.requeue(retry)
-            return False
-        finally:
-            timer.cancel()
-        for item, response in zip(batch, result.responses):
-            item.answer(response)
-        return True
+        for flight in waiting:  # never started: this was not their try
+            for item in flight.items:
+                item.attempts -= 1
+            retry.extend(flight.items)
+        model.queue.requeue(retry)
 
     async def _kill(self) -> None:
         proc = self._proc
@@ -294,6 +352,12 @@ class WorkerProcess:
             self._interrupt()
         await self.task
 
+    @property
+    def waiting(self) -> int:
+        """Requests sent ahead to this worker that it has not started yet."""
+        flights = getattr(self, "_in_flight", ())
+        return sum(len(f.items) for f in list(flights)[1:])
+
     def kill_now(self) -> None:
         """Kill the process without draining (tests use it to simulate a crash)."""
         if self._proc is not None and self._proc.returncode is None:
@@ -315,6 +379,14 @@ class WorkerProcess:
 
 class _Exited(Exception):
     pass
+
+
+@dataclass(slots=True)
+class _InFlight:
+    batch_id: int
+    items: list
+    timer: asyncio.TimerHandle | None = None
+    timed_out: bool = False
 
 
 def _rss_bytes(pid: int | None) -> int:

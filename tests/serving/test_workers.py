@@ -130,7 +130,8 @@ def test_a_full_queue_answers_503_with_retry_after(make_server):
 
     from openmaker.serving.protocol import InferenceRequest
 
-    server = make_server(job_queue_size=2)
+    # No requests sent ahead to the worker: the queue alone holds what waits.
+    server = make_server(job_queue_size=2, worker_pipeline_depth=1)
     server.register("testkit")
     model = server.server.registry.get("testkit")
 
@@ -182,3 +183,56 @@ def test_workers_grow_toward_max_worker_under_load_and_shrink_when_quiet(server,
     assert len({r.json()["pid"] for r in responses}) == 2  # a second worker joined while requests waited
     wait_for(lambda: len(describe(server)["workers"]) == 1, timeout=15, what="scale back to min_worker")
     assert describe(server)["maxWorkers"] == 2
+
+
+def submit_all(server, bodies: list[bytes]):
+    """Submit all at once in the server's loop; errors come back as responses with their status."""
+    import asyncio
+
+    from openmaker.serving.errors import InferenceError
+    from openmaker.serving.protocol import InferenceRequest, InferenceResponse
+
+    model = server.server.registry.get("testkit")
+
+    async def run():
+        tasks = [asyncio.ensure_future(model.submit(InferenceRequest(body=b))) for b in bodies]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return [
+            InferenceResponse(body=r.message.encode(), status=r.status) if isinstance(r, InferenceError) else r
+            for r in results
+        ]
+
+    return server.call(run())
+
+
+def test_requests_sent_ahead_behind_a_crash_are_answered(make_server):
+    # Four requests go to the worker at once; the first kills it. The three behind it never
+    # ran there: they are answered by the restarted worker, and the crash itself gets 503.
+    server = make_server(worker_pipeline_depth=4)
+    server.register("testkit")
+    responses = submit_all(server, [b"crash", b"a", b"b", b"c"])
+    assert [r.status for r in responses] == [503, 200, 200, 200]
+    import json
+
+    assert [json.loads(r.body)["body"] for r in responses[1:]] == ["a", "b", "c"]
+
+
+def test_timeout_clock_runs_for_the_request_being_worked_on(make_server):
+    server = make_server(worker_pipeline_depth=4)
+    server.register("testkit", response_timeout=1.5)
+    # Each takes 0.8 s: the last one waits 2.4 s in all, but none runs longer than 1.5 s.
+    responses = submit_all(server, [b"sleep:0.8"] * 4)
+    assert [r.status for r in responses] == [200, 200, 200, 200]
+    responses = submit_all(server, [b"sleep:5", b"after"])
+    assert [r.status for r in responses] == [504, 200]
+
+
+def test_pipelining_keeps_answers_with_their_requests(make_server):
+    server = make_server(worker_pipeline_depth=8)
+    server.register("testkit", initial_workers=2)
+    bodies = [f"r{i}".encode() for i in range(64)]
+    import json
+
+    responses = submit_all(server, bodies)
+    assert [json.loads(r.body)["body"] for r in responses] == [b.decode() for b in bodies]
+    assert len({json.loads(r.body)["pid"] for r in responses}) == 2
