@@ -348,3 +348,33 @@ def test_image_preprocessing_matches_torchvision_geometry():
     array = image_to_array(Image.new("RGB", (451, 300), (255, 0, 0)))
     assert array.shape == (3, 224, 224) and array.dtype == np.float32
     np.testing.assert_allclose(array[:, 0, 0], [(1 - 0.485) / 0.229, -0.456 / 0.224, -0.406 / 0.225], rtol=1e-5)
+
+
+def test_parallel_preprocessing_keeps_order_and_isolates_bad_requests(tmp_path):
+    import json as _json
+    import threading
+
+    from openmaker.serving.handlers.base import Context, Handler
+    from openmaker.serving.protocol import InferenceRequest, InferenceResponse
+
+    class Doubler(Handler):
+        preprocess_threads = 4
+
+        def preprocess(self, request):
+            if request.body == b"bad":
+                raise ValueError("not a number")
+            return int(request.body), threading.current_thread().name
+
+        def inference(self, inputs):
+            return [(2 * value, thread) for value, thread in inputs]
+
+        def postprocess(self, output, request):
+            return InferenceResponse(body=_json.dumps(output[0]).encode())
+
+    handler = Doubler()
+    handler.initialize(Context(model_dir=tmp_path, model_name="d", model_version="1"))
+    bodies = [b"1", b"2", b"bad", b"4", b"5", b"6"]
+    responses = handler.handle([InferenceRequest(body=b) for b in bodies])
+    assert [r.status for r in responses] == [200, 200, 500, 200, 200, 200]
+    assert [_json.loads(r.body) for r in responses if r.status == 200] == [2, 4, 8, 10, 12]
+    assert "not a number" in responses[2].body.decode()

@@ -43,6 +43,10 @@ class Handler:
 
     #: Open Inference Protocol platform name shown by model metadata.
     platform = "openmaker"
+    #: Threads that preprocess the requests of one batch side by side; worth it when
+    #: ``preprocess`` releases the GIL (image decoding, numpy), as the image handler's does.
+    preprocess_threads = 1
+    _pool = None
 
     def initialize(self, context: Context) -> None:
         """Load the model from ``context.model_dir``; called once per worker."""
@@ -68,12 +72,12 @@ class Handler:
         responses: list[InferenceResponse | None] = [None] * len(requests)
         decoded: list[Any] = []
         positions: list[int] = []
-        for i, request in enumerate(requests):
-            try:
-                decoded.append(self.preprocess(request))
+        for i, (ok, value) in enumerate(self._preprocess_all(requests)):
+            if ok:
+                decoded.append(value)
                 positions.append(i)
-            except Exception as exc:  # one bad request must not fail the batch
-                responses[i] = error_response(exc)
+            else:  # one bad request must not fail the batch
+                responses[i] = error_response(value)
         if decoded:
             try:
                 outputs = self.inference(decoded)
@@ -92,6 +96,22 @@ class Handler:
                     except Exception as exc:
                         responses[i] = error_response(exc)
         return [r if r is not None else error_response(InferenceError("no response")) for r in responses]
+
+
+    def _preprocess_one(self, request: InferenceRequest) -> tuple[bool, Any]:
+        try:
+            return True, self.preprocess(request)
+        except Exception as exc:
+            return False, exc
+
+    def _preprocess_all(self, requests: list[InferenceRequest]) -> list[tuple[bool, Any]]:
+        if self.preprocess_threads <= 1 or len(requests) <= 1:
+            return [self._preprocess_one(r) for r in requests]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.preprocess_threads, thread_name_prefix="preprocess")
+        return list(self._pool.map(self._preprocess_one, requests))
 
 
 def error_response(exc: BaseException) -> InferenceResponse:

@@ -118,6 +118,7 @@ class ImageClassifierHandler(Handler):
         self.resize = int(settings.get("resize", 256))
         self.crop = int(settings.get("crop", 224))
         self.apply_softmax = bool(settings.get("softmax", True))
+        self.preprocess_threads = max(1, context.threads)  # PIL decodes and resizes without the GIL
         self.model = self._load_model(context)
         self.platform = self.model.platform  # what actually runs: onnxruntime or TorchScript
         labels = context.model_dir / "index_to_name.json"
