@@ -24,7 +24,7 @@ a few percent of a core at these rates).
 
 Run (about 4 minutes with the defaults)::
 
-    /tmp/omvenv/bin/python benchmarks/serving/batching.py
+    .venv/bin/python benchmarks/serving/batching.py
 """
 
 from __future__ import annotations

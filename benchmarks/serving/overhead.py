@@ -26,7 +26,7 @@ JAVA_HOME). Create it once with::
 
 Run (about 3 minutes with the defaults)::
 
-    /tmp/omvenv/bin/python benchmarks/serving/overhead.py --torchserve-venv /tmp/tsvenv
+    .venv/bin/python benchmarks/serving/overhead.py --torchserve-venv /tmp/tsvenv
 
 ``--profile`` adds one more openmaker run under ``py-spy record`` on the
 frontend process (py-spy must be installed in openmaker's venv) and writes

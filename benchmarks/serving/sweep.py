@@ -18,7 +18,7 @@ keeps every round.
 
 Run (about 3 minutes with the defaults)::
 
-    /tmp/omvenv/bin/python benchmarks/serving/sweep.py --hourly-cost 0.10
+    .venv/bin/python benchmarks/serving/sweep.py --hourly-cost 0.10
 """
 
 from __future__ import annotations
