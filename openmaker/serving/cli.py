@@ -210,3 +210,92 @@ def zoo_kitten(out: Path = typer.Argument(Path("kitten.jpg"), help="Where to wri
         fail(f"{exc}; install it with: pip install 'openmaker[kitten]'")
     out.write_bytes(kitten_jpeg())
     typer.echo(str(out))
+
+
+endpoint_app = typer.Typer(
+    no_args_is_help=True, help="Inference pipeline endpoints: 2 to 15 models in series (on a running server)."
+)
+app.add_typer(endpoint_app, name="endpoint")
+
+_MANAGEMENT_URL = typer.Option(
+    None, "--management-url", envvar="OPENMAKER_MANAGEMENT_URL",
+    help="The server's management API (default http://MANAGEMENT_HOST:MANAGEMENT_PORT from the settings).",
+)  # fmt: skip
+_TOKEN = typer.Option(
+    None, "--token", envvar="OPENMAKER_MANAGEMENT_TOKEN",
+    help="Bearer token (default: the one in $OPENMAKER_HOME/management.token).",
+)  # fmt: skip
+
+
+def management_call(method: str, path: str, url: Optional[str], token: Optional[str], **kwargs) -> dict:
+    """One management API call; an error answer or an unreachable server ends the command with one line."""
+    import httpx
+
+    from openmaker.config import Settings
+
+    if url is None or token is None:
+        settings = Settings()
+        if url is None:
+            url = f"http://{settings.management_host}:{settings.management_port}"
+        if token is None:
+            token_file = settings.home / "management.token"
+            token = token_file.read_text().strip() if token_file.is_file() else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        r = httpx.request(method, url.rstrip("/") + path, headers=headers, timeout=60, **kwargs)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the management API at {url}: {exc}", 1)
+    try:
+        body = r.json()
+    except ValueError:
+        body = {"message": r.text.strip()}
+    if r.status_code >= 400:
+        message = body.get("message") if isinstance(body, dict) else None
+        fail(f"{r.status_code}: {message or r.text.strip()}", 2 if r.status_code < 500 else 1)
+    return body
+
+
+@endpoint_app.command("create")
+def endpoint_create(
+    name: str = typer.Argument(..., help="Endpoint name (must not be a model's name)."),
+    model: Optional[list[str]] = typer.Option(
+        None, "--model", "-m", help="A registered model, NAME or NAME:VERSION; repeat, in order (2 to 15)."
+    ),
+    accept: Optional[list[str]] = typer.Option(
+        None, "--accept", help="STAGE=TYPE: Accept asked of stage STAGE (1-based, not the last) instead of JSON."
+    ),
+    management_url: Optional[str] = _MANAGEMENT_URL,
+    token: Optional[str] = _TOKEN,
+) -> None:
+    """Create an endpoint that runs the models in series (SageMaker inference pipeline)."""
+    models = model or []
+    if not models:
+        fail("give the pipeline's models in order: --model A --model B [...] (2 to 15)")
+    accepts: list[Optional[str]] | None = None
+    for spec in accept or []:
+        stage, sep, kind = spec.partition("=")
+        if not sep or not stage.isdigit() or not 1 <= int(stage) < len(models) or not kind:
+            fail(f"--accept {spec!r}: expected STAGE=TYPE with STAGE from 1 to {len(models) - 1}")
+        accepts = accepts or [None] * len(models)
+        accepts[int(stage) - 1] = kind
+    body: dict = {"name": name, "models": models}
+    if accepts is not None:
+        body["accepts"] = accepts
+    typer.echo(management_call("POST", "/endpoints", management_url, token, json=body).get("status", ""))
+
+
+@endpoint_app.command("list")
+def endpoint_list(management_url: Optional[str] = _MANAGEMENT_URL, token: Optional[str] = _TOKEN) -> None:
+    """The server's endpoints and their models, one per line."""
+    for endpoint in management_call("GET", "/endpoints", management_url, token).get("endpoints", []):
+        typer.echo(f"{endpoint['endpointName']}\t{' -> '.join(endpoint['models'])}")
+
+
+@endpoint_app.command("delete")
+def endpoint_delete(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    management_url: Optional[str] = _MANAGEMENT_URL,
+    token: Optional[str] = _TOKEN,
+) -> None:
+    """Delete an endpoint (its models stay registered)."""
+    typer.echo(management_call("DELETE", f"/endpoints/{name}", management_url, token).get("status", ""))

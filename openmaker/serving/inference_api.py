@@ -9,9 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from openmaker import __version__
-from openmaker.serving.errors import BadRequest, InferenceError, ServiceUnavailable
-from openmaker.serving.http import create_api_app, error_body
+from openmaker.serving.errors import BadRequest, InferenceError
+from openmaker.serving.http import create_api_app, error_body, error_response
 from openmaker.serving.model import ModelVersion
+from openmaker.serving.pipeline import PipelineStageError
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 from openmaker.serving.registry import ModelRegistry
 from openmaker.serving.tensors import decode_inputs, encode_outputs
@@ -76,7 +77,8 @@ async def to_inference_request(request: Request, limit: int) -> InferenceRequest
 
 
 class PredictionsFastPath:
-    """Answers ``POST /predictions/{model}[/{version}]`` in plain ASGI, ahead of FastAPI.
+    """Answers ``POST /predictions/{model}[/{version}]`` and ``POST /endpoints/{name}/invocations``
+    (inference pipelines) in plain ASGI, ahead of FastAPI.
 
     This is the server's hot path: routing, dependency solving and Request
     objects cost more than the rest of the frontend's work for a small model.
@@ -89,16 +91,31 @@ class PredictionsFastPath:
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or scope["method"] != "POST" or not path.startswith("/predictions/"):
+        if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        parts = path[len("/predictions/") :].split("/")
+        if path.startswith("/predictions/"):
+            parts = path[len("/predictions/") :].split("/")
+            if not 1 <= len(parts) <= 2 or not all(parts):
+                return await self.app(scope, receive, send)
+            endpoint = False
+        elif path.startswith("/endpoints/") and path.endswith("/invocations"):
+            # SageMaker runtime's path for an endpoint: /endpoints/{name}/invocations
+            parts = path[len("/endpoints/") : -len("/invocations")].split("/")
+            if len(parts) != 1 or not parts[0]:
+                return await self.app(scope, receive, send)
+            endpoint = True
+        else:
+            return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         content_type = headers.get("content-type", "")
-        if not 1 <= len(parts) <= 2 or not all(parts) or content_type.startswith("multipart/"):
+        if content_type.startswith("multipart/"):
             return await self.app(scope, receive, send)
         extra: list[tuple[bytes, bytes]] = []
         try:
-            model = self.registry.get(parts[0], parts[1] if len(parts) == 2 else None)
+            if endpoint:
+                target = self.registry.get_endpoint(parts[0])
+            else:
+                target = self.registry.get(parts[0], parts[1] if len(parts) == 2 else None)
             body = await receive_body(receive, headers.get("content-length"), self.limit)
             request = InferenceRequest(
                 body=body,
@@ -106,13 +123,14 @@ class PredictionsFastPath:
                 accept=headers.get("accept", ""),
                 headers={k: headers[k] for k in _FORWARDED if k in headers},
             )
-            response = await model.submit(request)
+            response = await (target.run(request) if endpoint else target.submit(request))
             status, payload, media = response.status, response.body, response.content_type
         except InferenceError as exc:
             status, media = exc.status, "application/json"
             payload = json.dumps(error_body(exc.status, type(exc).__name__, exc.message)).encode()
-            if isinstance(exc, ServiceUnavailable):
-                extra.append((b"retry-after", str(exc.retry_after).encode()))
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                extra.append((b"retry-after", str(retry_after).encode()))
         await send(
             {
                 "type": "http.response.start",
@@ -157,8 +175,10 @@ def create_inference_app(registry: ModelRegistry) -> PredictionsFastPath:
 
     @app.post("/invocations", tags=["sagemaker"])
     async def invocations(request: Request) -> Response:
-        """SageMaker's endpoint: the only model, or the one named by header or ``?model_name=``."""
+        """SageMaker's endpoint: the only model, or the model or pipeline endpoint named by header or ``?model_name=``."""
         target = request.headers.get(TARGET_MODEL_HEADER) or request.query_params.get("model_name")
+        if target and registry.has_endpoint(target):
+            return await run_endpoint(target, request)
         if target:
             for suffix in (".tar.gz", ".mar"):
                 target = target.removesuffix(suffix)
@@ -166,6 +186,21 @@ def create_inference_app(registry: ModelRegistry) -> PredictionsFastPath:
         else:
             model = registry.default_model()
         return await predict(model, request)
+
+    async def run_endpoint(name: str, request: Request) -> Response:
+        pipeline = registry.get_endpoint(name)
+        try:
+            return to_http(await pipeline.run(await to_inference_request(request, limit)))
+        except PipelineStageError as exc:
+            response = error_response(exc, request.url.path)
+            if exc.retry_after is not None:
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+
+    @app.post("/endpoints/{endpoint_name}/invocations", tags=["sagemaker"])
+    async def endpoint_invocations(endpoint_name: str, request: Request) -> Response:
+        """SageMaker runtime's InvokeEndpoint for an inference pipeline endpoint (2 to 15 models in series)."""
+        return await run_endpoint(endpoint_name, request)
 
     # -- Open Inference Protocol (KServe v2) ----------------------------------
     @app.get("/v2", tags=["v2"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI, Query
+import json
+
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from openmaker import __version__
-from openmaker.serving.errors import InferenceError
+from openmaker.serving.errors import BadRequest, InferenceError
 from openmaker.serving.http import create_api_app
 from openmaker.serving.model import ModelVersion
 from openmaker.serving.registry import ModelRegistry
@@ -128,4 +130,66 @@ def create_management_app(registry: ModelRegistry, token: str | None) -> FastAPI
         model = await registry.unregister(model_name, version)
         return _status(f'Model "{model.name}" version {model.version} unregistered')
 
+    # -- inference pipeline endpoints (SageMaker serial inference pipelines) ------
+    @app.post("/endpoints", tags=["endpoints"])
+    async def create_endpoint(
+        request: Request,
+        name: str | None = Query(None, description="endpoint name (or JSON body {\"name\": ..., \"models\": [...]})"),
+        models: str | None = Query(None, description="comma-separated models in order, each NAME or NAME:VERSION"),
+    ) -> JSONResponse:
+        """Create an endpoint that runs 2 to 15 registered models in series."""
+        accepts = None
+        raw = await request.body()
+        if raw.strip():
+            try:
+                payload = json.loads(raw)
+            except ValueError as exc:
+                raise BadRequest(f"body is not valid JSON: {exc}") from None
+            if not isinstance(payload, dict):
+                raise BadRequest('body must be a JSON object: {"name": ..., "models": [...]}')
+            name = payload.get("name", name)
+            specs = payload.get("models", models)
+            accepts = payload.get("accepts")
+            if accepts is not None and (
+                not isinstance(accepts, list) or not all(a is None or isinstance(a, str) for a in accepts)
+            ):
+                raise BadRequest("'accepts' must be a list with one content type (or null) per model")
+        else:
+            specs = models
+        if not name or not isinstance(name, str):
+            raise BadRequest("parameter 'name' is required")
+        if isinstance(specs, str):
+            specs = [s.strip() for s in specs.split(",") if s.strip()]
+        if not specs or not isinstance(specs, list) or not all(isinstance(s, str) and s for s in specs):
+            raise BadRequest("parameter 'models' is required: 2 to 15 model names, NAME or NAME:VERSION")
+        pipeline = await registry.create_endpoint(name, [parse_model_spec(s) for s in specs], accepts)
+        stages = " -> ".join(f"{m.name}:{m.version}" for m in pipeline.stages)
+        return _status(f'Endpoint "{pipeline.name}" created: {stages}')
+
+    @app.get("/endpoints", tags=["endpoints"])
+    async def list_endpoints() -> dict:
+        return {
+            "endpoints": [
+                {"endpointName": e.name, "models": [f"{m.name}:{m.version}" for m in e.stages]}
+                for e in registry.endpoints()
+            ]
+        }
+
+    @app.get("/endpoints/{name}", tags=["endpoints"])
+    async def describe_endpoint(name: str) -> dict:
+        return registry.get_endpoint(name).describe(lambda m: m.describe(registry.is_default(m)))
+
+    @app.delete("/endpoints/{name}", tags=["endpoints"])
+    async def delete_endpoint(name: str) -> JSONResponse:
+        await registry.delete_endpoint(name)
+        return _status(f'Endpoint "{name}" deleted')
+
     return app
+
+
+def parse_model_spec(spec: str) -> str | tuple[str, str]:
+    """``NAME`` (its default version) or ``NAME:VERSION``."""
+    name, sep, version = spec.partition(":")
+    if sep and not (name and version):
+        raise BadRequest(f"model {spec!r}: expected NAME or NAME:VERSION")
+    return (name, version) if sep else name

@@ -19,6 +19,7 @@ from openmaker.serving.archive import ModelArchive
 from openmaker.serving.errors import ArchiveError, Conflict, Forbidden, InferenceError, ModelNotFound
 from openmaker.serving.metrics import ModelMetrics, ServerMetrics
 from openmaker.serving.model import ModelVersion
+from openmaker.serving.pipeline import Pipeline, PipelineError, check_stage_count
 from openmaker.serving.workers import cleanup_socket_dir
 
 
@@ -67,6 +68,8 @@ class ModelRegistry:
         self.metrics = ServerMetrics(self.all_versions)
         self._models: dict[str, dict[str, ModelVersion]] = {}
         self._defaults: dict[str, str] = {}
+        #: Inference pipelines by endpoint name (kept in memory only: not persisted across restarts).
+        self._endpoints: dict[str, Pipeline] = {}
         self._lock = asyncio.Lock()
         self.unpack_root = settings.home / "models"
 
@@ -194,6 +197,8 @@ class ModelRegistry:
         if initial_workers is not None and initial_workers < 0:
             raise InferenceError("initial_workers must be >= 0", 400)
         async with self._lock:
+            if archive.name in self._endpoints:
+                raise Conflict(f"{archive.name!r} is the name of an inference pipeline endpoint; choose another model name")
             if archive.version in self._models.get(archive.name, {}):
                 raise Conflict(f"model {archive.name!r} version {archive.version} is already registered")
             model = self.engine.create_model(
@@ -242,6 +247,12 @@ class ModelRegistry:
 
     async def unregister(self, name: str, version: str | None) -> ModelVersion:
         model = self.get(name, version)
+        users = [e.name for e in self._endpoints.values() if e.uses(model)]
+        if users:
+            raise Conflict(
+                f"model {name!r} version {model.version} is a stage of endpoint(s) {', '.join(sorted(users))}; "
+                "delete the endpoint(s) first"
+            )
         if self.is_default(model) and len(self._models[name]) > 1:
             raise Conflict(
                 f"version {model.version} is the default of model {name!r}; set another default version first"
@@ -313,6 +324,49 @@ class ModelRegistry:
             except (InferenceError, ArchiveError) as exc:
                 problems.append(f"{rec['model_name']} {rec['model_version']}: {exc}")
         return problems
+
+    # -- inference pipeline endpoints ---------------------------------------
+    async def create_endpoint(
+        self,
+        name: str,
+        model_names: list[str | tuple[str, str | None]],
+        accepts: list[str | None] | None = None,
+    ) -> Pipeline:
+        """A serial inference pipeline over registered models (each ``name`` or ``(name, version)``;
+        a bare name is pinned to the model's default version now)."""
+        if not name or not isinstance(name, str) or "/" in name:
+            raise PipelineError(f"invalid endpoint name {name!r}")
+        check_stage_count(len(model_names))
+        async with self._lock:
+            if name in self._models:
+                raise Conflict(f"{name!r} is the name of a registered model; choose another endpoint name")
+            if name in self._endpoints:
+                raise Conflict(f"endpoint {name!r} already exists; delete it first (a pipeline is immutable)")
+            stages = []
+            for spec in model_names:
+                model_name, version = (spec, None) if isinstance(spec, str) else spec
+                stages.append(self.get(model_name, version or None))
+            pipeline = Pipeline(name, stages, accepts)
+            self._endpoints[name] = pipeline
+        return pipeline
+
+    def get_endpoint(self, name: str) -> Pipeline:
+        pipeline = self._endpoints.get(name)
+        if pipeline is None:
+            raise ModelNotFound(f"endpoint {name!r} does not exist")
+        return pipeline
+
+    def endpoints(self) -> list[Pipeline]:
+        return [self._endpoints[n] for n in sorted(self._endpoints)]
+
+    def has_endpoint(self, name: str) -> bool:
+        return name in self._endpoints
+
+    async def delete_endpoint(self, name: str) -> Pipeline:
+        async with self._lock:
+            pipeline = self.get_endpoint(name)
+            del self._endpoints[name]
+        return pipeline
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(model.stop() for model in list(self.all_versions())))

@@ -243,6 +243,11 @@ class WorkerProcess:
                 continue
             self._idle = not self._in_flight
             if self._in_flight:  # keep the pipe full only with work that is already waiting
+                if any(w is not self and w.state is WorkerState.READY for w in model.workers):
+                    # An idle worker takes what arrives; sent here it would wait behind ours.
+                    self._slot_free.clear()
+                    await self._slot_free.wait()
+                    continue
                 batch = queue.take_now(model.batch_size)
                 if not batch:
                     self._slot_free.clear()

@@ -3,3 +3,34 @@
 The public Python API of the room; the CLI (``openmaker train``, ``openmaker
 jobs``, ``openmaker transform``) is a thin layer over it.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["JobNotFound", "TrainingJob", "describe_job", "job_log", "list_jobs", "run_training_job"]
+
+if TYPE_CHECKING:
+    from openmaker.training.jobs import TrainingJob, describe_job, job_log, list_jobs, run_training_job
+    from openmaker.training.records import JobNotFound
+
+_EXPORTS = {
+    "TrainingJob": "openmaker.training.jobs",
+    "run_training_job": "openmaker.training.jobs",
+    "list_jobs": "openmaker.training.jobs",
+    "describe_job": "openmaker.training.jobs",
+    "job_log": "openmaker.training.jobs",
+    "JobNotFound": "openmaker.training.records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `import openmaker.training` (the room's entry point) stays cheap.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openmaker.training' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -11,13 +11,22 @@ from sqlalchemy.exc import IntegrityError
 from openmaker import db
 
 
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(db._alembic_config(None)).get_current_head()
+
+
+HEAD = _head_revision()  # the newest migration: every test expects a database migrated to it
+
+
 def test_fresh_database_has_no_revision(database_url):
     assert db.current_revision(database_url) is None
 
 
 def test_migrate_creates_the_serving_model_table(database_url):
-    assert db.migrate(database_url) == "0001"
-    assert db.current_revision(database_url) == "0001"
+    assert db.migrate(database_url) == HEAD
+    assert db.current_revision(database_url) == HEAD
     inspector = inspect(db.get_engine(database_url))
     assert "serving_model" in inspector.get_table_names()
     columns = {c["name"] for c in inspector.get_columns("serving_model")}
@@ -31,7 +40,7 @@ def test_migrate_twice_is_a_no_op(database_url):
     db.migrate(database_url)
     with db.session_scope(database_url) as session:
         db.save_registration(session, model_name="kept", model_version="1.0", url="/m/kept.mar")
-    assert db.migrate(database_url) == "0001"
+    assert db.migrate(database_url) == HEAD
     with db.session_scope(database_url) as session:
         assert [r.model_name for r in db.list_registrations(session)] == ["kept"]
 
@@ -170,7 +179,7 @@ def test_default_url_is_a_sqlite_file_in_the_home(openmaker_home):
     engine = db.get_engine()
     assert engine.dialect.name == "sqlite"
     assert engine.url.database == str(openmaker_home / "openmaker.db")
-    assert db.migrate() == "0001"
+    assert db.migrate() == HEAD
     assert (openmaker_home / "openmaker.db").is_file()
     with db.session_scope() as session:
         db.save_registration(session, model_name="m", model_version="1", url="/m")
@@ -196,5 +205,5 @@ def test_database_url_setting_is_used(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENMAKER_DATABASE_URL", f"sqlite:///{target}")
     config.get_settings.cache_clear()
     db.migrate()
-    assert db.current_revision(f"sqlite:///{target}") == "0001"
+    assert db.current_revision(f"sqlite:///{target}") == HEAD
     db.dispose_engines()

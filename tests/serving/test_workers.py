@@ -236,3 +236,12 @@ def test_pipelining_keeps_answers_with_their_requests(make_server):
     responses = submit_all(server, bodies)
     assert [json.loads(r.body)["body"] for r in responses] == [b.decode() for b in bodies]
     assert len({json.loads(r.body)["pid"] for r in responses}) == 2
+
+
+def test_no_request_waits_behind_another_while_a_worker_is_idle(make_server):
+    import json
+
+    server = make_server(worker_pipeline_depth=4)
+    server.register("testkit", initial_workers=2)
+    responses = submit_all(server, [b"sleep:0.5", b"sleep:0.5"])
+    assert len({json.loads(r.body)["pid"] for r in responses}) == 2
