@@ -103,6 +103,8 @@ def run_server(settings, models, options, *, no_auth=False, restore=True, app_fa
             settings=settings, store=store, token="" if no_auth else None, app_factories=list(app_factories)
         )
 
+        server.registry.loading = True  # /ping says 503 "Starting" until the models below are in
+
         async def ready(server) -> None:
             problems = await server.registry.restore() if restore else []
             names = {m.name for m in server.registry.all_versions()}
@@ -111,6 +113,7 @@ def run_server(settings, models, options, *, no_auth=False, restore=True, app_fa
                 console.print(f"[yellow]warning:[/yellow] {escape(problem)}")
             if on_ready is not None:
                 await on_ready(server)
+            server.registry.loading = False
             print_endpoints(server)
 
         await server.run(on_ready=ready)

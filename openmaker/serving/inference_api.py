@@ -156,6 +156,8 @@ def create_inference_app(registry: ModelRegistry) -> PredictionsFastPath:
     @app.get("/ping", tags=["health"])
     async def ping() -> JSONResponse:
         """Healthy when every model runs at least its minimum number of workers."""
+        if registry.loading:
+            return JSONResponse({"status": "Starting"}, 503)
         unhealthy = [f"{m.name}/{m.version}" for m in registry.all_versions() if not m.healthy]
         if unhealthy:
             return JSONResponse({"status": "Unhealthy", "models": unhealthy}, 500)
@@ -213,7 +215,7 @@ def create_inference_app(registry: ModelRegistry) -> PredictionsFastPath:
 
     @app.get("/v2/health/ready", tags=["v2"])
     async def v2_ready() -> Response:
-        ready = all(m.healthy for m in registry.all_versions())
+        ready = not registry.loading and all(m.healthy for m in registry.all_versions())
         return Response(status_code=200 if ready else 503)
 
     def v2_model(name: str, version: str | None) -> ModelVersion:

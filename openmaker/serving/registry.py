@@ -72,6 +72,8 @@ class ModelRegistry:
         self._endpoints: dict[str, Pipeline] = {}
         self._lock = asyncio.Lock()
         self.unpack_root = settings.home / "models"
+        #: True while the server registers its startup models: /ping answers 503 until then.
+        self.loading = False
 
     # -- lookup --------------------------------------------------------------
     def all_versions(self) -> Iterator[ModelVersion]:

@@ -164,3 +164,12 @@ def test_api_docs_work_offline(server):
         assert schema["openapi"].startswith("3.0")
     paths = server.inference.get("/openapi.json").json()["paths"]
     assert {"/ping", "/invocations", "/predictions/{model_name}", "/v2/models/{name}/infer"} <= set(paths)
+
+
+def test_ping_is_not_healthy_while_startup_models_load(server):
+    server.server.registry.loading = True
+    r = server.inference.get("/ping")
+    assert r.status_code == 503 and r.json() == {"status": "Starting"}
+    assert server.inference.get("/v2/health/ready").status_code == 503
+    server.server.registry.loading = False
+    assert server.inference.get("/ping").status_code == 200
