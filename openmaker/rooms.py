@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 if TYPE_CHECKING:
     import typer
 
-    from openmaker.config import Settings
-
 
 @dataclass
 class Page:

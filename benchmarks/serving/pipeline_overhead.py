@@ -140,7 +140,7 @@ def summarise(records: list[dict]) -> dict:
 
 
 def report(summary: dict, args: argparse.Namespace, info: dict) -> str:
-    lines = [f"# Inference pipeline overhead\n",
+    lines = ["# Inference pipeline overhead\n",
              f"{harness.machine_line(info)}\n",
              f"Command: `{harness.command_line()}`\n",
              "No-op script-mode stages, one worker each, loopback. 1 stage = `POST /predictions/s1`; "

@@ -41,7 +41,8 @@ def parse_model_args(models: list[str]) -> list[tuple[str | None, str]]:
     return parsed
 
 
-def settings_from_options(**overrides) -> "Settings":  # noqa: F821
+def settings_from_options(**overrides):
+    """Settings from the environment and toml, with the command line's options on top."""
     from openmaker.config import Settings
 
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

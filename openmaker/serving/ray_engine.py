@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from openmaker.serving.errors import InferenceError, RequestTimeout, ServiceUnavailable
 from openmaker.serving.model import ModelVersion
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
-from openmaker.serving.workers import WorkerState
+from openmaker.serving.workers import WorkerState, rss_bytes
 
 if TYPE_CHECKING:
     from openmaker.config import Settings
@@ -229,7 +229,7 @@ class RayReplica:
             "status": self.state.value,
             "pid": self.pid,
             "restarts": 0,
-            "memoryUsage": _rss_bytes(self.pid) if self.local else 0,
+            "memoryUsage": rss_bytes(self.pid) if self.local else 0,
             "gpu": False,
             "lastError": None,
             "nodeIp": self.node_ip,
@@ -653,16 +653,6 @@ def _failure(message: str) -> str:
     if len(lines) > 1 and "Traceback" in message:
         return lines[-1]
     return message.strip()
-
-
-def _rss_bytes(pid: int | None) -> int:
-    if not pid:
-        return 0
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -376,7 +376,7 @@ class WorkerProcess:
             "status": self.state.value,
             "pid": self.pid,
             "restarts": self.restarts,
-            "memoryUsage": _rss_bytes(self.pid),
+            "memoryUsage": rss_bytes(self.pid),
             "gpu": False,
             "lastError": self.last_error,
         }
@@ -394,7 +394,8 @@ class _InFlight:
     timed_out: bool = False
 
 
-def _rss_bytes(pid: int | None) -> int:
+def rss_bytes(pid: int | None) -> int:
+    """Resident memory of a process on this host, 0 if unknown."""
     if not pid:
         return 0
     try:

@@ -88,3 +88,32 @@ def make_server():
 @pytest.fixture
 def server(make_server) -> RunningServer:
     return make_server()
+
+
+def post_many(server, bodies: list[bytes], path: str = "/predictions/testkit") -> list[httpx.Response]:
+    """POST every body at once, each from its own client thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = server.server.url("inference")
+
+    def one(body: bytes) -> httpx.Response:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            return client.post(path, content=body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(one, bodies))
+
+
+def describe(server, name: str = "testkit") -> dict:
+    return server.management.get(f"/models/{name}").json()[0]
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

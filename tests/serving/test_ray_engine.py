@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.serving.conftest import RunningServer, server_settings
+from tests.serving.conftest import RunningServer, describe, post_many, server_settings, wait_for
 
 try:
     import ray
@@ -67,30 +66,6 @@ def ray_server(ray_cluster):
     for server in servers:
         if server.thread.is_alive():
             server.stop()
-
-
-def post_many(server, bodies: list[bytes], path: str = "/predictions/testkit") -> list[httpx.Response]:
-    base = server.server.url("inference")
-
-    def one(body: bytes) -> httpx.Response:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            return client.post(path, content=body)
-
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        return list(pool.map(one, bodies))
-
-
-def describe(server, name: str = "testkit") -> dict:
-    return server.management.get(f"/models/{name}").json()[0]
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def our_apps() -> set[str]:

@@ -3,33 +3,8 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-import httpx
-
-
-def post_many(server, bodies: list[bytes], path: str = "/predictions/testkit") -> list[httpx.Response]:
-    base = server.server.url("inference")
-
-    def one(body: bytes) -> httpx.Response:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            return client.post(path, content=body)
-
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        return list(pool.map(one, bodies))
-
-
-def describe(server, name: str = "testkit") -> dict:
-    return server.management.get(f"/models/{name}").json()[0]
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.serving.conftest import describe, post_many, wait_for
 
 
 def test_scale_up_and_down_changes_the_worker_processes(server):
