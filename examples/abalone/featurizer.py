@@ -73,8 +73,13 @@ def model_fn(model_dir):
 
 
 def input_fn(input_data, content_type):
+    # openmaker answers a ValueError raised here with 400; UnsupportedMediaType with 415.
+    from openmaker.serving.errors import UnsupportedMediaType
+
     if content_type != "text/csv":
-        raise ValueError(f"{content_type} not supported by the abalone featurizer: send text/csv")
+        raise UnsupportedMediaType(f"{content_type} is not supported by the abalone featurizer: send text/csv")
+    if not input_data.strip():
+        raise ValueError("the body is empty: send CSV rows of 8 (or 9, with rings) values")
     return read_csv(io.StringIO(input_data))
 
 

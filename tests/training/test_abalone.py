@@ -54,3 +54,37 @@ def test_the_abalone_example_runs_end_to_end(tmp_path):
     assert len(transformed) == 1
     first = transformed[0].read_text().splitlines()[0].split(",")
     assert len(first) == 11  # the label first, then 10 features
+
+
+def test_the_featurizer_names_bad_rows_and_columns(tmp_path):
+    import importlib.util
+
+    from openmaker.serving.handlers.base import Context
+    from openmaker.serving.handlers.sagemaker import SageMakerHandler
+    from openmaker.serving.protocol import InferenceRequest
+
+    spec = importlib.util.spec_from_file_location("abalone_featurizer", EXAMPLE / "featurizer.py")
+    featurizer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(featurizer)
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "abalone.csv").write_text(DATA.read_text())
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    featurizer.fit(str(tmp_path / "train"), str(model_dir))
+
+    handler = SageMakerHandler()
+    handler.initialize(Context(model_dir=model_dir, model_name="featurizer", model_version="1.0"))
+    good = "M, 0.44, 0.365, 0.125, 0.516, 0.2155, 0.114, 0.155"
+    requests = [
+        InferenceRequest(body=good.encode(), content_type="text/csv", accept="application/json"),
+        InferenceRequest(body=(good + "\nF, 0.5, oops, 0.1, 0.5, 0.2, 0.1, 0.15").encode(), content_type="text/csv"),
+        InferenceRequest(body=b"M, 0.44, 0.365", content_type="text/csv"),
+        InferenceRequest(body=b"", content_type="text/csv"),
+        InferenceRequest(body=b"{}", content_type="application/json"),
+    ]
+    ok, bad_value, short_row, empty, wrong_type = handler.handle(requests)
+    assert ok.status == 200 and len(__import__("json").loads(ok.body)["instances"][0]["features"]) == 10
+    assert bad_value.status == 400 and "row 2, column 'diameter'" in bad_value.body.decode()
+    assert short_row.status == 400 and "got 3" in short_row.body.decode()
+    assert empty.status == 400 and "empty" in empty.body.decode()
+    assert wrong_type.status == 415

@@ -18,7 +18,7 @@ import sys
 from typing import Any, Callable
 
 from openmaker.serving import codecs
-from openmaker.serving.errors import ArchiveError, InferenceError
+from openmaker.serving.errors import ArchiveError, BadRequest, InferenceError
 from openmaker.serving.handlers.base import Context, Handler
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 
@@ -91,13 +91,22 @@ class SageMakerHandler(Handler):
         if self.transform_fn:
             result = _arity_call(self.transform_fn, ctx, self.model, body, ctype, accept)
         else:
-            data = _arity_call(self.input_fn, ctx, body, ctype) if self.input_fn else codecs.decode(body, ctype)
+            data = self._input(body, ctype) if self.input_fn else codecs.decode(body, ctype)
             prediction = self._predict(data)
             if self.output_fn:
                 result = _arity_call(self.output_fn, ctx, prediction, accept)
             else:
                 result = codecs.encode(prediction, accept)
         return result
+
+    def _input(self, body: Any, content_type: str) -> Any:
+        """The user's input_fn; what it cannot read is the client's error (400), not the server's."""
+        try:
+            return _arity_call(self.input_fn, self.context, body, content_type)
+        except InferenceError:
+            raise
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"{exc}") from exc
 
     def _predict(self, data: Any) -> Any:
         if self.predict_fn:
