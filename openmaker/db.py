@@ -100,6 +100,21 @@ class ModelRegistration(Base):
         return f"ModelRegistration({self.model_name!r}, {self.model_version!r}, url={self.url!r})"
 
 
+class EndpointRegistration(Base):
+    """An inference pipeline endpoint, kept so that a restarted server serves it again."""
+
+    __tablename__ = "serving_endpoint"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    stages: Mapped[str] = mapped_column(Text)  # JSON: [[model_name, model_version], ...]
+    accepts: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: [accept or null, ...]
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+    )
+
+
 # --- engines and sessions ---------------------------------------------------
 
 # One engine (and its connection pool) per URL for the life of the process:

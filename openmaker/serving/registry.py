@@ -29,6 +29,9 @@ class RegistrationStore(Protocol):
     def save(self, record: dict[str, Any]) -> None: ...
     def delete(self, name: str, version: str) -> None: ...
     def load(self) -> list[dict[str, Any]]: ...
+    def save_endpoint(self, name: str, stages: list[tuple[str, str]], accepts: list[str | None] | None) -> None: ...
+    def delete_endpoint(self, name: str) -> None: ...
+    def load_endpoints(self) -> list[dict[str, Any]]: ...
 
 
 class Engine(Protocol):
@@ -68,7 +71,7 @@ class ModelRegistry:
         self.metrics = ServerMetrics(self.all_versions)
         self._models: dict[str, dict[str, ModelVersion]] = {}
         self._defaults: dict[str, str] = {}
-        #: Inference pipelines by endpoint name (kept in memory only: not persisted across restarts).
+        #: Inference pipelines by endpoint name (kept in the store, like the models).
         self._endpoints: dict[str, Pipeline] = {}
         self._lock = asyncio.Lock()
         self.unpack_root = settings.home / "models"
@@ -325,6 +328,11 @@ class ModelRegistry:
                     self._defaults[rec["model_name"]] = rec["model_version"]
             except (InferenceError, ArchiveError) as exc:
                 problems.append(f"{rec['model_name']} {rec['model_version']}: {exc}")
+        for rec in await asyncio.to_thread(self.store.load_endpoints):
+            try:
+                await self.create_endpoint(rec["name"], rec["stages"], rec["accepts"], persist=False)
+            except InferenceError as exc:
+                problems.append(f"endpoint {rec['name']}: {exc}")
         return problems
 
     # -- inference pipeline endpoints ---------------------------------------
@@ -333,6 +341,7 @@ class ModelRegistry:
         name: str,
         model_names: list[str | tuple[str, str | None]],
         accepts: list[str | None] | None = None,
+        persist: bool = True,
     ) -> Pipeline:
         """A serial inference pipeline over registered models (each ``name`` or ``(name, version)``;
         a bare name is pinned to the model's default version now)."""
@@ -350,6 +359,9 @@ class ModelRegistry:
                 stages.append(self.get(model_name, version or None))
             pipeline = Pipeline(name, stages, accepts)
             self._endpoints[name] = pipeline
+        if persist and self.store is not None:
+            pinned = [(stage.name, stage.version) for stage in pipeline.stages]
+            await asyncio.to_thread(self.store.save_endpoint, name, pinned, pipeline.accepts)
         return pipeline
 
     def get_endpoint(self, name: str) -> Pipeline:
@@ -368,6 +380,8 @@ class ModelRegistry:
         async with self._lock:
             pipeline = self.get_endpoint(name)
             del self._endpoints[name]
+        if self.store is not None:
+            await asyncio.to_thread(self.store.delete_endpoint, name)
         return pipeline
 
     async def shutdown(self) -> None:

@@ -107,6 +107,10 @@ def test_a_restarted_server_serves_the_same_models(database_url):
     try:
         assert first.register("testkit", initial_workers=2, batch_size=4, max_batch_delay=5).status_code == 200
         first.register("noop")
+        for name in ("chain", "gone"):
+            r = first.management.post("/endpoints", params={"name": name, "models": "testkit,testkit"})
+            assert r.status_code == 200, r.text
+        first.management.delete("/endpoints/gone")
         first.management.delete("/models/noop/1.0")
     finally:
         first.stop()
@@ -121,6 +125,11 @@ def test_a_restarted_server_serves_the_same_models(database_url):
         assert len(model["workers"]) == 2
         assert second.management.get("/models/noop").status_code == 404
         assert second.inference.post("/predictions/testkit", content=b"back").json()["body"] == "back"
+        # Pipeline endpoints come back too (and a deleted one does not).
+        r = second.inference.post("/endpoints/chain/invocations", content=b"twice")
+        assert r.status_code == 200, r.text
+        assert "twice" in r.json()["body"]
+        assert second.inference.post("/endpoints/gone/invocations", content=b"x").status_code == 404
     finally:
         second.stop()
 
