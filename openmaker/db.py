@@ -240,6 +240,13 @@ def migrate(url: str | None = None, revision: str = "head") -> str | None:
     return current_revision(url)
 
 
+def head_revision() -> str:
+    """The newest migration this version of openmaker ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+
+
 def current_revision(url: str | None = None) -> str | None:
     """The Alembic revision the database at ``url`` is at, or None if it was never migrated."""
     from alembic.runtime.migration import MigrationContext

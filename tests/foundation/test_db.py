@@ -11,13 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from openmaker import db
 
 
-def _head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(db._alembic_config(None)).get_current_head()
-
-
-HEAD = _head_revision()  # the newest migration: every test expects a database migrated to it
+HEAD = db.head_revision()  # the newest migration: every test expects a database migrated to it
 
 
 def test_fresh_database_has_no_revision(database_url):
