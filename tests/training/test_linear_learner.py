@@ -1,6 +1,6 @@
 """The built-in Linear Learner: estimator, CSV input, training entry point, serving handler.
 
-Synthetic data only (no ../shared reads): a known linear relation plus noise
+Synthetic data only (nothing read from outside the project): a known linear relation plus noise
 for regression, separable data for the classifiers.
 """
 
