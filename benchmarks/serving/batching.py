@@ -129,10 +129,7 @@ def setting_label(workers: int, threads: int, batch: int, delay: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        from openmaker.serving.zoo import build_efficientnet_lite0, kitten_jpeg
-    except ImportError as exc:
-        raise SystemExit(f"{exc}; install openmaker with the 'kitten' extra") from None
+    build_efficientnet_lite0, kitten_jpeg = harness.kitten_zoo()
     info = harness.machine_info()
     body = kitten_jpeg()
     spec = LoadSpec(body=body, content_type="image/jpeg", concurrency=args.concurrency,

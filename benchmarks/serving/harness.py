@@ -658,3 +658,12 @@ def workspace(prefix: str, keep: bool = False) -> Iterator[Path]:
             log(f"kept the work directory {path}")
         else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def kitten_zoo():
+    """``(build_efficientnet_lite0, kitten_jpeg)``, or exit with how to install them."""
+    try:
+        from openmaker.serving.zoo import build_efficientnet_lite0, kitten_jpeg
+    except ImportError as exc:
+        raise SystemExit(f"{exc}; install openmaker with the 'kitten' extra") from None
+    return build_efficientnet_lite0, kitten_jpeg

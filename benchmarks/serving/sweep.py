@@ -93,10 +93,7 @@ def rounds_table(per_round: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        from openmaker.serving.zoo import build_efficientnet_lite0, kitten_jpeg
-    except ImportError as exc:
-        raise SystemExit(f"{exc}; install openmaker with the 'kitten' extra") from None
+    build_efficientnet_lite0, kitten_jpeg = harness.kitten_zoo()
     info = harness.machine_info()
     body = kitten_jpeg()
     per_round: list[dict] = []

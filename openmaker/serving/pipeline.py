@@ -125,23 +125,9 @@ async def run_stages(
         else:
             accept = request.accept
         if index:
-            stage_request = InferenceRequest(
-                body=response.body,
-                content_type=response.content_type,
-                accept=accept,
-                headers=_headers(request.headers, response.content_type, accept),
-                tensors=response.tensors,
-                request_id=request.request_id,
-            )
+            stage_request = _forward(request, response, accept)
         elif accept != request.accept:
-            stage_request = InferenceRequest(
-                body=request.body,
-                content_type=request.content_type,
-                accept=accept,
-                headers=_headers(request.headers, request.content_type, accept),
-                tensors=request.tensors,
-                request_id=request.request_id,
-            )
+            stage_request = _forward(request, request, accept)
         else:
             stage_request = request
         try:
@@ -183,3 +169,16 @@ def _message_of(response: InferenceResponse) -> str:
             if isinstance(payload.get(key), str):
                 return payload[key]
     return text.strip()
+
+
+def _forward(client: InferenceRequest, source: InferenceRequest | InferenceResponse, accept: str) -> InferenceRequest:
+    """The request a stage gets: ``source``'s body and type (the previous answer, or the client's
+    request), the ``accept`` this stage must produce, the client's forwarded headers and id."""
+    return InferenceRequest(
+        body=source.body,
+        content_type=source.content_type,
+        accept=accept,
+        headers=_headers(client.headers, source.content_type, accept),
+        tensors=source.tensors,
+        request_id=client.request_id,
+    )
