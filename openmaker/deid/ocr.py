@@ -1,0 +1,241 @@
+"""Text detection offline: RapidOCR's ONNX models, shipped inside the ``rapidocr`` wheel.
+
+``rapidocr==3.10.0`` is pinned because its default configuration is the only
+one whose models come inside the wheel (any other language, size or engine
+downloads at first use, which fails offline); ``ensure_bundled_models``
+checks the files are there before anything runs.
+
+Lines come with per-word boxes (estimated by RapidOCR from the CTC character
+positions). Those sit a few pixels inside the glyphs, so ``redact`` pads them.
+The image is given a small border of its own edge colour first: detectors
+miss text that touches the image border.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from openmaker.deid.errors import OcrError
+
+#: Added around the image before detection, in pixels (text touching the border is otherwise missed).
+BORDER = 12
+#: Recognised text below this score (0..1) is dropped by RapidOCR; low, because a missed word cannot be redacted.
+TEXT_SCORE = 0.3
+#: RapidOCR's bundled models, relative to the package: their presence means no download is attempted.
+BUNDLED_MODELS = (
+    "models/PP-OCRv6_det_small.onnx",
+    "models/PP-OCRv6_rec_small.onnx",
+    "models/ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+)
+
+
+@dataclass
+class Word:
+    """One recognised word; ``box`` is ``(x0, y0, x1, y1)`` in image pixels."""
+
+    text: str
+    confidence: float  # 0..100, like Rekognition
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class Line:
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float]
+    polygon: list[tuple[float, float]]
+    words: list[Word] = field(default_factory=list)
+
+
+def ensure_bundled_models() -> Path:
+    """The folder of RapidOCR's bundled models; ``OcrError`` if a model file is missing."""
+    try:
+        import rapidocr
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise OcrError("text detection needs rapidocr: pip install 'openmaker[deid]'") from exc
+    root = Path(rapidocr.__file__).parent
+    missing = [m for m in BUNDLED_MODELS if not (root / m).is_file()]
+    if missing:
+        raise OcrError(
+            f"rapidocr's bundled models are missing ({', '.join(missing)}); "
+            "install exactly rapidocr==3.10.0, whose wheel ships them (other versions download models)"
+        )
+    return root
+
+
+class TextDetector:
+    """RapidOCR with word boxes; one instance per process (thread-safe by a lock)."""
+
+    def __init__(self, threads: int | None = None, text_score: float = TEXT_SCORE):
+        ensure_bundled_models()
+        from rapidocr import RapidOCR
+
+        n = -1 if not threads else int(threads)
+        params = {
+            "Global.return_word_box": True,
+            "Global.text_score": text_score,
+            "Global.log_level": "critical",
+            "Det.box_thresh": 0.4,
+            "EngineConfig.onnxruntime.intra_op_num_threads": n,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1 if n > 0 else -1,
+        }
+        _quiet_rapidocr_logger()
+        self._engine = RapidOCR(params=params)
+        self._lock = threading.Lock()
+
+    def detect(self, image: np.ndarray) -> list[Line]:
+        """Lines and words of ``image`` (uint8, ``(H, W, 3)`` RGB or ``(H, W)``), in its pixel coordinates."""
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
+            raise OcrError(f"OCR needs an 8-bit RGB image, got shape {image.shape} dtype {image.dtype}")
+        image = image[..., :3]
+        height, width = image.shape[:2]
+        padded = _pad(image, BORDER)
+        try:
+            with self._lock:
+                # RapidOCR takes BGR arrays (OpenCV's order).
+                result = self._engine(np.ascontiguousarray(padded[..., ::-1]))
+        except Exception as exc:
+            raise OcrError(f"text detection failed: {type(exc).__name__}: {exc}") from exc
+        return _lines(result, BORDER, width, height)
+
+
+def _quiet_rapidocr_logger() -> None:
+    import logging
+
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+
+
+def _pad(image: np.ndarray, border: int) -> np.ndarray:
+    """Surround ``image`` with ``border`` pixels of its most common edge colour."""
+    edges = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    colours, counts = np.unique(edges.reshape(-1, 3), axis=0, return_counts=True)
+    fill = colours[int(np.argmax(counts))]
+    out = np.empty((image.shape[0] + 2 * border, image.shape[1] + 2 * border, 3), dtype=np.uint8)
+    out[...] = fill
+    out[border:-border, border:-border] = image
+    return out
+
+
+def _clip_box(points, offset: int, width: int, height: int) -> tuple[float, float, float, float]:
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2) - offset
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return (
+        float(min(max(x0, 0), width)),
+        float(min(max(y0, 0), height)),
+        float(min(max(x1, 0), width)),
+        float(min(max(y1, 0), height)),
+    )
+
+
+def _split_line(text: str, box, confidence: float) -> list[Word]:
+    """Words of a line RapidOCR gave no word boxes for, placed by character count."""
+    x0, y0, x1, y1 = box
+    n = max(len(text), 1)
+    words, pos = [], 0
+    for token in text.split(" "):
+        if token:
+            a = x0 + (x1 - x0) * pos / n
+            b = x0 + (x1 - x0) * (pos + len(token)) / n
+            words.append(Word(token, confidence, (a, y0, b, y1)))
+        pos += len(token) + 1
+    return words
+
+
+def _lines(result, offset: int, width: int, height: int) -> list[Line]:
+    if result is None or getattr(result, "boxes", None) is None or result.txts is None:
+        return []
+    word_results = getattr(result, "word_results", None) or ()
+    lines: list[Line] = []
+    for i, (points, text, score) in enumerate(zip(result.boxes, result.txts, result.scores)):
+        text = " ".join(str(text).split())
+        if not text:
+            continue
+        box = _clip_box(points, offset, width, height)
+        polygon = [
+            (float(min(max(x - offset, 0), width)), float(min(max(y - offset, 0), height)))
+            for x, y in np.asarray(points).reshape(-1, 2)
+        ]
+        confidence = float(score) * 100.0
+        words: list[Word] = []
+        if i < len(word_results) and word_results[i]:
+            for item in word_results[i]:
+                token, wscore, wpoints = item[0], item[1], item[2]
+                token = str(token).strip()
+                if not token:
+                    continue
+                for part in _split_spaces(token, _clip_box(wpoints, offset, width, height)):
+                    words.append(Word(part[0], float(wscore) * 100.0, part[1]))
+        if not words or " ".join(w.text for w in words).replace(" ", "") != text.replace(" ", ""):
+            # Word boxes that do not spell the line are not trusted: place words by character count.
+            words = _split_line(text, box, confidence)
+        lines.append(Line(" ".join(w.text for w in words), confidence, box, polygon, words))
+    return lines
+
+
+def _split_spaces(token: str, box) -> list[tuple[str, tuple[float, float, float, float]]]:
+    if " " not in token:
+        return [(token, box)]
+    return [(w.text, w.box) for w in _split_line(token, box, 0.0)]
+
+
+def detect_text_response(lines: list[Line], width: int, height: int) -> dict:
+    """Lines and words in the shape of Rekognition's ``DetectText`` response.
+
+    LINE detections come first (``Id`` 0..n-1), then WORD detections whose
+    ``ParentId`` is their line's ``Id``; geometry is relative to the image size.
+    """
+    detections: list[dict] = []
+    for i, line in enumerate(lines):
+        detections.append(
+            {
+                "DetectedText": line.text,
+                "Type": "LINE",
+                "Id": i,
+                "Confidence": round(line.confidence, 4),
+                "Geometry": _geometry(line.box, width, height, line.polygon),
+            }
+        )
+    next_id = len(lines)
+    for i, line in enumerate(lines):
+        for word in line.words:
+            detections.append(
+                {
+                    "DetectedText": word.text,
+                    "Type": "WORD",
+                    "Id": next_id,
+                    "ParentId": i,
+                    "Confidence": round(word.confidence, 4),
+                    "Geometry": _geometry(word.box, width, height),
+                }
+            )
+            next_id += 1
+    return {"TextDetections": detections, "TextModelVersion": "openmaker-rapidocr-3.10.0"}
+
+
+def _geometry(box, width: int, height: int, polygon=None) -> dict:
+    x0, y0, x1, y1 = box
+    w, h = float(max(width, 1)), float(max(height, 1))
+    points = polygon or [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    return {
+        "BoundingBox": {"Width": (x1 - x0) / w, "Height": (y1 - y0) / h, "Left": x0 / w, "Top": y0 / h},
+        "Polygon": [{"X": x / w, "Y": y / h} for x, y in points],
+    }
+
+
+_detectors: dict[int | None, TextDetector] = {}
+_detectors_lock = threading.Lock()
+
+
+def shared_detector(threads: int | None = None) -> TextDetector:
+    """One detector per process and thread setting: loading the models takes a second or two."""
+    with _detectors_lock:
+        if threads not in _detectors:
+            _detectors[threads] = TextDetector(threads=threads)
+        return _detectors[threads]

@@ -1,0 +1,1 @@
+"""Vendored data of the PHI detector (see README.md)."""

@@ -1,0 +1,220 @@
+"""Finding dates, times and ages in OCR text, with every reading of each.
+
+Shared by the pattern recognisers (``patterns.py``), which score by the form found,
+and the header-seeded recogniser (``header.py``), which checks whether any reading
+equals a header value ("03/02/2017" read as MM/DD or DD/MM is the header's 20170302).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_MONTHS = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
+    "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
+    "december": 12, "dec": 12,
+}  # fmt: skip
+MONTH_WORDS = frozenset(_MONTHS)
+_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + ")"
+_SEP = r"[ \t\-/.,]"
+
+# Each regex names groups a (first number), b, c, mon.
+_NUMERIC = re.compile(r"(?<![\d.])(?P<a>\d{1,4})(?P<s>[/.\-])(?P<b>\d{1,2})(?P=s)(?P<c>\d{4}|\d{1,2})(?!\.?\d)")
+_COMPACT = re.compile(r"(?<![\d.])(?P<a>\d{8})(?![\d])")
+_DMY_TEXT = re.compile(
+    rf"(?<![A-Za-z\d])(?P<a>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}*(?P<mon>{_MONTH})\.?{_SEP}*(?P<c>\d{{4}}|\d{{2}})(?![\d])",
+    re.IGNORECASE,
+)
+_MDY_TEXT = re.compile(
+    rf"(?<![A-Za-z])(?P<mon>{_MONTH})\.?{_SEP}*(?P<a>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}+(?P<c>\d{{4}}|\d{{2}})(?![\d])",
+    re.IGNORECASE,
+)
+_MY_TEXT = re.compile(rf"(?<![A-Za-z])(?P<mon>{_MONTH})\.?{_SEP}*(?P<c>(?:19|20)\d\d)(?![\d])", re.IGNORECASE)
+_DM_TEXT = re.compile(
+    rf"(?<![A-Za-z\d.])(?P<a>\d{{1,2}})(?:st|nd|rd|th)?[ \-](?P<mon>{_MONTH})(?![A-Za-z])"
+    rf"|(?<![A-Za-z])(?P<mon2>{_MONTH})\.?[ \-](?P<a2>\d{{1,2}})(?:st|nd|rd|th)?(?![\d.:A-Za-z])",
+    re.IGNORECASE,
+)
+
+_TIME = re.compile(
+    r"(?<![\d:.])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d)(?:[.,]\d{1,6})?)?"
+    r"(?:[ ]?(?P<ap>[AaPp])\.?[Mm]\.?(?![A-Za-z]))?(?![\d:])"
+)
+
+_AGE = re.compile(
+    r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
+_AGE_OLD = re.compile(
+    r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>days?|d|wks?|weeks?|w|mos?|months?|m)[ -]old(?![A-Za-z])",
+    re.IGNORECASE,
+)
+
+DateTriple = tuple[int, int, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class DateHit:
+    begin: int
+    end: int
+    readings: frozenset[DateTriple]  # (year, month, day or None)
+    kind: str  # numeric4, numeric2, compact, text, month_year, day_month
+
+
+@dataclass(frozen=True, slots=True)
+class TimeHit:
+    begin: int
+    end: int
+    hour: int  # 0-23 when am/pm was given; otherwise as written
+    minute: int
+    second: int | None
+    ampm: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgeHit:
+    begin: int
+    end: int
+    number: int
+    unit: str  # Y, M, W or D
+
+
+def _valid(y: int, m: int, d: int | None) -> bool:
+    if not (1900 <= y <= 2099 and 1 <= m <= 12):
+        return False
+    if d is None:
+        return True
+    try:
+        _dt.date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def _years(text: str) -> list[int]:
+    v = int(text)
+    if len(text) == 4:
+        return [v]
+    return [1900 + v, 2000 + v]
+
+
+@lru_cache(maxsize=16)
+def find_dates(text: str) -> tuple[DateHit, ...]:
+    """Dates in ``text``, sorted, not overlapping (the first form tried wins)."""
+    hits: list[DateHit] = []
+    taken = bytearray(len(text))
+
+    def add(m: re.Match[str], readings: set[DateTriple], kind: str) -> None:
+        readings = {r for r in readings if _valid(*r)}
+        if not readings:
+            return
+        b, e = m.span()
+        if any(taken[b:e]):
+            return
+        taken[b:e] = b"\x01" * (e - b)
+        hits.append(DateHit(b, e, frozenset(readings), kind))
+
+    for m in _NUMERIC.finditer(text):
+        a, b, c = m.group("a"), m.group("b"), m.group("c")
+        readings: set[DateTriple] = set()
+        if len(a) == 4:
+            if len(c) <= 2:
+                readings.add((int(a), int(b), int(c)))
+        elif len(a) <= 2 and len(c) != 1:
+            for y in _years(c):
+                readings.add((y, int(a), int(b)))  # M/D/Y
+                readings.add((y, int(b), int(a)))  # D/M/Y
+        add(m, readings, "numeric4" if len(c) == 4 or len(a) == 4 else ("numeric2" if m.group("s") != "." else "numeric2dot"))
+    for rx, kind in ((_DMY_TEXT, "text"), (_MDY_TEXT, "text")):
+        for m in rx.finditer(text):
+            mon = _MONTHS[m.group("mon").lower()]
+            add(m, {(y, mon, int(m.group("a"))) for y in _years(m.group("c"))}, kind)
+    for m in _MY_TEXT.finditer(text):
+        add(m, {(int(m.group("c")), _MONTHS[m.group("mon").lower()], None)}, "month_year")
+    for m in _DM_TEXT.finditer(text):
+        mon_s = m.group("mon") or m.group("mon2")
+        day_s = m.group("a") or m.group("a2")
+        mon, day = _MONTHS[mon_s.lower()], int(day_s)
+        if 1 <= day <= 31:
+            # no year: give every year a reading so that header dates can match
+            readings = {(y, mon, day) for y in range(1900, 2100) if _valid(y, mon, day)}
+            add(m, readings, "day_month")
+    for m in _COMPACT.finditer(text):
+        s = m.group("a")
+        readings = {
+            (int(s[:4]), int(s[4:6]), int(s[6:8])),  # YYYYMMDD
+            (int(s[4:]), int(s[:2]), int(s[2:4])),  # MMDDYYYY
+            (int(s[4:]), int(s[2:4]), int(s[:2])),  # DDMMYYYY
+        }
+        add(m, readings, "compact")
+    hits.sort(key=lambda h: h.begin)
+    return tuple(hits)
+
+
+@lru_cache(maxsize=16)
+def find_times(text: str) -> tuple[TimeHit, ...]:
+    hits = []
+    for m in _TIME.finditer(text):
+        h, mi = int(m.group("h")), int(m.group("m"))
+        s = m.group("s")
+        ap = m.group("ap")
+        if ap:
+            if not 1 <= h <= 12:
+                continue
+            h = h % 12 + (12 if ap.lower() == "p" else 0)
+        elif s is None and len(m.group("h")) < 2:
+            continue  # "1:10" is more likely a ratio or scale than a time
+        hits.append(TimeHit(m.start(), m.end(), h, mi, int(s) if s else None, bool(ap)))
+    return tuple(hits)
+
+
+def _unit(u: str) -> str:
+    u = u.lower()
+    if u.startswith("d"):
+        return "D"
+    if u.startswith("w"):
+        return "W"
+    if u.startswith("m"):
+        return "M"
+    return "Y"
+
+
+@lru_cache(maxsize=16)
+def find_ages(text: str) -> tuple[AgeHit, ...]:
+    hits: list[AgeHit] = []
+    taken = bytearray(len(text))
+    for rx in (_AGE_OLD, _AGE_DICOM, _AGE):
+        for m in rx.finditer(text):
+            b, e = m.span()
+            n = int(m.group("n"))
+            if n > 130 or any(taken[b:e]):
+                continue
+            taken[b:e] = b"\x01" * (e - b)
+            hits.append(AgeHit(b, e, n, _unit(m.group("u"))))
+    hits.sort(key=lambda h: h.begin)
+    return tuple(hits)
+
+
+def parse_header_time(value: str) -> tuple[int, int, int | None] | None:
+    """'172457' -> (17, 24, 57); '0848' -> (8, 48, None)."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 4:
+        return None
+    h, m = int(digits[:2]), int(digits[2:4])
+    s = int(digits[4:6]) if len(digits) >= 6 else None
+    if h > 23 or m > 59 or (s is not None and s > 59):
+        return None
+    return h, m, s
+
+
+def parse_header_age(value: str) -> tuple[int, str] | None:
+    """DICOM AS '065Y' -> (65, 'Y'); also '65', '65 y'."""
+    m = re.fullmatch(r"\s*(\d{1,3})\s*([DWMYdwmy]?)\s*", value or "")
+    if not m:
+        return None
+    return int(m.group(1)), (m.group(2) or "Y").upper()

@@ -1,0 +1,467 @@
+"""Pattern recognisers: dates, times, ages, ids, phone, email, URL, SSN, postal
+addresses, labelled fields and sex markers.
+
+Scores (the probability-like confidence the caller thresholds on):
+
+===================================================  =====
+labelled value ("MRN: 123", "DOB: ...", "Name: ...")  0.95
+e-mail                                                0.99
+SSN 123-45-6789                                       0.95
+date with 4-digit year or month name                  0.90
+time with seconds or AM/PM                            0.90
+age "61Y", "061Y", "61 yo", "61-year-old"             0.90
+URL with scheme or www.                               0.95 (bare domain 0.75)
+phone / fax number                                    0.85
+postal address (number + street + suffix)             0.90, zip after a state 0.90
+sex marker "[M]", "(F)"                               0.90
+sex marker "M"/"F" next to a date, age or name        0.85; "Male"/"Female" 0.85
+id: digit run of 8+ / 6-7 / 5 digits                  0.85 / 0.75 / 0.65
+id: letters with 5+ digits ("A20230915-0042")         0.80
+date with 2-digit year (slashes/dashes)               0.85, with dots 0.60
+date YYYYMMDD (8 digits)                              0.80
+month + year / day + month                            0.80 / 0.70
+time HH:MM                                            0.75
+year 1900-2099 right after a date word                0.75
+===================================================  =====
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .allowlist import UNIT_WORDS, is_technical
+from .context import PhiContext
+from .dates import MONTH_WORDS, find_ages, find_dates, find_times
+from .document import Document, Word, split_parts
+from .entities import ADDRESS, AGE, DATE, EMAIL, GENDER, ID, NAME, PHONE_OR_FAX, PROFESSION, URL, Span
+from .recognizer import Coverage, Recognizer
+
+# ---------------------------------------------------------------------------- dates
+
+
+_DATE_SCORES = {
+    "numeric4": 0.9,
+    "text": 0.9,
+    "numeric2": 0.85,
+    "numeric2dot": 0.6,
+    "compact": 0.8,
+    "month_year": 0.8,
+    "day_month": 0.7,
+}
+_DATE_WORDS = frozenset({"dob", "d.o.b", "born", "birth", "date", "year", "yr", "since", "in", "bd"})
+_YEAR = re.compile(r"(?<![\d.])(?:19|20)\d\d(?![\d.])")
+
+
+class DateRecognizer(Recognizer):
+    name = "date"
+    entity_types = (DATE,)
+    description = "Dates in numeric (M/D/Y, D/M/Y, Y-M-D, dots, dashes, 2- and 4-digit years, YYYYMMDD) and month-name forms; a lone year after a date word."
+
+    def analyze(self, doc, context, found):
+        spans = [Span(h.begin, h.end, DATE, _DATE_SCORES[h.kind], self.name) for h in find_dates(doc.text)]
+        dated = Coverage(spans)
+        for m in _YEAR.finditer(doc.text):
+            if dated.overlaps(m.start(), m.end()):
+                continue
+            word = doc.word_at(m.start())
+            if word is None:
+                continue
+            prev = doc.neighbour(word, -1)
+            if prev is not None:
+                p = prev.core()[0].lower().rstrip(":")
+                if p in _DATE_WORDS or p in MONTH_WORDS:
+                    spans.append(Span(m.start(), m.end(), DATE, 0.75, self.name))
+        return spans
+
+
+class TimeRecognizer(Recognizer):
+    name = "time"
+    entity_types = (DATE,)
+    description = "Times of day: HH:MM:SS, H:MM:SS AM/PM, HH:MM (Comprehend Medical reports times as DATE)."
+
+    def analyze(self, doc, context, found):
+        return [
+            Span(h.begin, h.end, DATE, 0.9 if (h.second is not None or h.ampm) else 0.75, self.name)
+            for h in find_times(doc.text)
+        ]
+
+
+class AgeRecognizer(Recognizer):
+    name = "age"
+    entity_types = (AGE,)
+    description = 'Ages: "61Y", "061Y" (DICOM AS), "61 yo", "61 yrs", "61-year-old", "3 mo old". Not "2D"/"3D".'
+
+    def analyze(self, doc, context, found):
+        return [Span(h.begin, h.end, AGE, 0.9, self.name) for h in find_ages(doc.text)]
+
+
+# ---------------------------------------------------------------------------- ids & contacts
+
+_DIGIT_RUN = re.compile(r"\d+")
+_SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
+_PHONE = re.compile(
+    r"(?<![\d\w/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d/.-]?\d)"
+    r"|(?<![\d\w])\+\d{1,3}(?:[ .-]\d{2,4}){2,5}(?![\d])"
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_URL = re.compile(r"(?<![\w@])(?:https?://|www\.)[^\s]+", re.IGNORECASE)
+_DOMAIN = re.compile(
+    r"(?<![\w@.])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|mil|io|health|info|us|uk|ca|au|de|fr|nl)(?:/[^\s]*)?(?![\w.])",
+    re.IGNORECASE,
+)
+
+
+class IdRecognizer(Recognizer):
+    name = "id"
+    entity_types = (ID,)
+    description = "Identifiers: digit runs of 5+ (MRN, accession, patient id), alphanumerics with 5+ digits (A20230915-0042, E20202020202), dotted UIDs."
+
+    def analyze(self, doc, context, found):
+        spans = []
+        for word in doc.words:
+            nxt = doc.neighbour(word, 1)
+            unit_follows = nxt is not None and nxt.core()[0].lower() in UNIT_WORDS
+            for text, b, e in split_parts(word, ",;:"):
+                if is_technical(text) or (unit_follows and text.replace(".", "").isdigit()):
+                    continue
+                digits = sum(ch.isdigit() for ch in text)
+                if digits < 5:
+                    continue
+                longest = max((len(r) for r in _DIGIT_RUN.findall(text)), default=0)
+                letters = any(ch.isalpha() for ch in text)
+                if letters:
+                    if longest < 4:
+                        continue  # "5G_1.5.6.850" is a version, not an id
+                    score = 0.8
+                elif longest >= 8:
+                    score = 0.85
+                elif longest >= 6:
+                    score = 0.75
+                elif longest == 5:
+                    score = 0.65
+                else:
+                    continue  # digits split by separators: dates, phones, SSNs have their own recognisers
+                spans.append(Span(b, e, ID, score, self.name))
+        return spans
+
+
+class SsnRecognizer(Recognizer):
+    name = "ssn"
+    entity_types = (ID,)
+    description = "US social security numbers 123-45-6789 (Comprehend Medical reports them as ID)."
+
+    def analyze(self, doc, context, found):
+        return [Span(m.start(), m.end(), ID, 0.95, self.name) for m in _SSN.finditer(doc.text)]
+
+
+class PhoneRecognizer(Recognizer):
+    name = "phone"
+    entity_types = (PHONE_OR_FAX,)
+    description = "Phone, fax and pager numbers: (216) 555-0100, 216-555-0100, +44 20 7946 0958."
+
+    def analyze(self, doc, context, found):
+        return [Span(m.start(), m.end(), PHONE_OR_FAX, 0.85, self.name) for m in _PHONE.finditer(doc.text)]
+
+
+class EmailRecognizer(Recognizer):
+    name = "email"
+    entity_types = (EMAIL,)
+    description = "E-mail addresses."
+
+    def analyze(self, doc, context, found):
+        return [Span(m.start(), m.end(), EMAIL, 0.99, self.name) for m in _EMAIL.finditer(doc.text)]
+
+
+class UrlRecognizer(Recognizer):
+    name = "url"
+    entity_types = (URL,)
+    description = "URLs with a scheme or www., and bare domains with a common top-level domain."
+
+    def analyze(self, doc, context, found):
+        spans = [Span(m.start(), m.end(), URL, 0.95, self.name) for m in _URL.finditer(doc.text)]
+        full = Coverage(spans)
+        for m in _DOMAIN.finditer(doc.text):
+            if "@" in doc.text[max(0, m.start() - 1) : m.start()] or full.overlaps(m.start(), m.end()):
+                continue
+            spans.append(Span(m.start(), m.end(), URL, 0.75, self.name))
+        return spans
+
+
+# ---------------------------------------------------------------------------- addresses
+
+_STREET_SUFFIX = (
+    "street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|place|pl|terrace|ter|"
+    "parkway|pkwy|highway|hwy|circle|cir|square|sq|trail|trl|crescent|close|row|plaza|alley|route|rte"
+)
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+    "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR|ON|QC|BC|AB|MB|SK|NS|NB|NL|PE"
+)
+_CAPWORD = r"(?:[A-Z][A-Za-z'.-]*)"
+_STREET = re.compile(
+    rf"(?<![\w/.-])\d{{1,6}}[A-Za-z]?(?:[ ]+{_CAPWORD}){{1,4}}[ ]+(?:{_STREET_SUFFIX})\b\.?"
+    rf"(?:,?[ ]+(?:(?:apt|suite|ste|unit|#)\.?[ ]?#?\w+))?"
+    rf"(?:,[ ]?{_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}})?"
+    rf"(?:,?[ ](?:{_STATES}))?(?:[ ]\d{{5}}(?:-\d{{4}})?)?",
+    re.IGNORECASE,
+)
+_CITY_STATE_ZIP = re.compile(
+    rf"(?<![\w])(?:{_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}},[ ]?)?(?:{_STATES})[ ]+\d{{5}}(?:-\d{{4}})?(?!\d)"
+)
+_PO_BOX = re.compile(r"\bP\.?[ ]?O\.?[ ]?Box[ ]+\d+", re.IGNORECASE)
+
+
+class AddressRecognizer(Recognizer):
+    name = "address"
+    entity_types = (ADDRESS,)
+    description = 'Postal addresses: "120 Oak Street, Springfield", "Cleveland, OH 44195", "PO Box 12".'
+
+    def analyze(self, doc, context, found):
+        spans = []
+        for rx, score in ((_STREET, 0.9), (_CITY_STATE_ZIP, 0.9), (_PO_BOX, 0.9)):
+            for m in rx.finditer(doc.text):
+                text = m.group()
+                # A street match must not be only technical words ("4 L Dr").
+                words = text.split()
+                if rx is _STREET and all(is_technical(w) for w in words[1:-1]):
+                    continue
+                spans.append(Span(m.start(), m.end(), ADDRESS, score, self.name))
+        return spans
+
+
+# ---------------------------------------------------------------------------- labelled fields
+
+# label words (lower case, without trailing ':' '#' '.') -> (type, needs a colon)
+_LABELS: dict[tuple[str, ...], tuple[str, bool]] = {}
+
+
+def _label(type_: str, needs_colon: bool, *phrases: str) -> None:
+    for p in phrases:
+        _LABELS[tuple(p.lower().split())] = (type_, needs_colon)
+
+
+_label(NAME, True, "name", "patient name", "pt name", "patient", "pt", "pat", "pat name", "physician", "phys",
+       "ref", "ref phys", "ref. phys", "referring", "referring physician", "referring phys", "referred by",
+       "ref dr", "ref. dr", "attending", "radiologist", "operator", "op", "operators", "sonographer", "sono",
+       "tech", "technologist", "technician", "performed by", "performing", "performing physician", "read by",
+       "reader", "reading physician", "requested by", "requesting physician", "ordering", "ordered by",
+       "ordering physician", "doctor", "surgeon", "nurse", "resident", "fellow", "cardiologist", "provider",
+       "family name", "given name", "last name", "first name", "surname", "mother", "father", "guardian")
+_label(NAME, False, "dr", "mr", "mrs", "ms", "miss", "prof")
+_label(DATE, True, "date", "bd", "exam date", "study date", "scan date", "acq date", "acquisition date",
+       "visit date", "admit date", "admission date", "discharge date", "service date", "procedure date")
+_label(DATE, False, "dob", "d.o.b", "birth date", "birthdate", "date of birth", "born")
+_label(AGE, False, "age", "pt age", "patient age")
+_label(GENDER, False, "sex", "gender", "pt sex", "patient sex")
+_label(ID, True, "id", "case", "order", "visit", "encounter", "enc", "account", "acct", "record", "serial",
+       "sn", "req", "requisition", "chart", "exam", "exam no", "exam #", "study", "study no", "study #")
+_label(ID, False, "mrn", "mr#", "mr no", "med rec", "med rec no", "medical record", "medical record number",
+       "pt id", "patient id", "pid", "acc", "acc#", "acc no", "accession", "accession no", "accession number",
+       "study id", "exam id", "visit id", "encounter id", "account no", "ssn", "social security", "nhs",
+       "nhs no", "nhs number", "hospital no", "hospital number", "insurance", "policy", "member id")
+_label(ADDRESS, True, "institution", "hospital", "facility", "site", "location", "address", "addr", "dept",
+       "department", "clinic", "ward", "unit", "room", "city", "state", "zip", "country", "referring hospital")
+_label(PHONE_OR_FAX, True, "tel", "phone", "ph", "fax", "mobile", "cell", "pager", "telephone")
+_label(PROFESSION, True, "occupation", "profession", "employer", "job")
+
+#: Every word used in a field label ("dob", "mrn", "patient", ...), lower case.
+LABEL_WORDS: frozenset[str] = frozenset(w for k in _LABELS for w in k)
+_MAX_LABEL = max(len(k) for k in _LABELS)
+_LABEL_SCORES = {NAME: 0.95, DATE: 0.95, AGE: 0.95, GENDER: 0.95, ID: 0.95, ADDRESS: 0.9, PHONE_OR_FAX: 0.95, PROFESSION: 0.9}
+_TITLE_SCORE = 0.9
+_SEX_VALUES = frozenset({"m", "f", "male", "female", "o", "u", "x", "other", "unknown", "unk", "man", "woman"})
+_INSTITUTION_VOCAB = frozenset(
+    {"general", "medical", "med", "center", "centre", "ctr", "hospital", "clinic", "health", "university", "st",
+     "saint", "of", "the", "and", "&", "regional", "community", "memorial", "county", "children's", "childrens",
+     "radiology", "imaging", "dept", "department", "ward", "unit", "floor"}
+)
+
+
+def _norm_label_word(text: str) -> str:
+    return text.lower().rstrip(":#.").rstrip(":")
+
+
+def label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
+    """A field label starting at ``word``: (type, number of words, colon seen, value text
+    after a colon inside the last label word) or None."""
+    line = doc.lines[word.line]
+    best = None
+    for n in range(min(_MAX_LABEL, len(line) - word.pos), 0, -1):
+        ws = line[word.pos : word.pos + n]
+        last = ws[-1].text
+        inner = ""
+        if ":" in last and not last.endswith(":"):
+            head, _, inner = last.partition(":")
+            words = [w.text for w in ws[:-1]] + [head]
+        else:
+            words = [w.text for w in ws]
+        key = tuple(_norm_label_word(w) for w in words)
+        if key in _LABELS:
+            type_, needs_colon = _LABELS[key]
+            colon = words[-1].endswith((":", "#")) or ":" in last or last.endswith("#")
+            nxt = line[word.pos + n] if word.pos + n < len(line) else None
+            if not colon and nxt is not None and nxt.text in (":", "#", ":#"):
+                colon = True
+            if needs_colon and not colon:
+                continue
+            best = (type_, n, colon, inner)
+            break
+    return best
+
+
+def _is_label_start(doc: Document, word: Word) -> bool:
+    r = label_at(doc, word)
+    return r is not None and (r[2] or r[0] in (DATE, ID, AGE, GENDER))
+
+
+class LabelledFieldRecognizer(Recognizer):
+    name = "labelled"
+    entity_types = (NAME, DATE, AGE, GENDER, ID, ADDRESS, PHONE_OR_FAX, PROFESSION)
+    description = 'The value after a field label on the same line: "Name:", "Patient:", "DOB:", "MRN:", "Acc:", "Age:", "Sex:", "Dr.", "Ref:", "Operator:", "Institution:", "Tel:".'
+
+    def analyze(self, doc, context, found):
+        spans: list[Span] = []
+        for line in doc.lines:
+            i = 0
+            while i < len(line):
+                word = line[i]
+                hit = label_at(doc, word)
+                if hit is None:
+                    i += 1
+                    continue
+                type_, n, colon, inner = hit
+                last = line[i + n - 1]
+                value_words: list[Word] = []
+                if inner:
+                    b = last.text.index(":") + 1 + last.begin
+                    value_words.append(Word(last.text[b - last.begin :], b, last.end, last.line, last.pos))
+                j = i + n
+                while j < len(line) and line[j].text in (":", "#"):
+                    j += 1
+                picked = self._value(doc, line, j, type_, value_words, colon)
+                if picked:
+                    score = _LABEL_SCORES[type_] if colon or type_ != NAME else _TITLE_SCORE
+                    b, e = picked[0].begin, picked[-1].end
+                    text = doc.text[b:e]
+                    strip = len(text) - len(text.rstrip(",;"))
+                    if e - strip > b:
+                        spans.append(Span(b, e - strip, type_, score, self.name))
+                i = j if j > i else i + 1
+        return spans
+
+    def _value(self, doc, line, j, type_, first, colon):
+        picked = list(first)
+        limit = {NAME: 4, DATE: 4, AGE: 2, GENDER: 1, ID: 2, ADDRESS: 8, PHONE_OR_FAX: 4, PROFESSION: 4}[type_]
+        k = j
+        while k < len(line) and len(picked) < limit:
+            w = line[k]
+            core = w.core()[0]
+            if not core or _is_label_start(doc, w):
+                break
+            low = core.lower()
+            if type_ == NAME:
+                if any(ch.isdigit() for ch in core) or not core[0].isalpha() or not core[0].isupper():
+                    break
+                if is_technical(core) and not (len(core) == 1 and picked):
+                    break
+            elif type_ == DATE:
+                if not (any(ch.isdigit() for ch in core) or low.rstrip(".") in MONTH_WORDS):
+                    break
+            elif type_ == AGE:
+                if picked and any(ch.isalpha() for ch in picked[-1].core()[0]):
+                    break
+                if picked and not re.fullmatch(r"(?i)y|yrs?|years?|yo|m|mo|mos|months?|w|wks?|d|days?", core):
+                    break
+                if not picked and not any(ch.isdigit() for ch in core):
+                    break
+            elif type_ == GENDER:
+                if low not in _SEX_VALUES:
+                    break
+            elif type_ == ID:
+                # ids hold digits; "Exam: US KIDNEY" has no id; a second word only continues
+                # a split number ("A2023 0042"), a date or time after it is not the id
+                if not any(ch.isdigit() for ch in core):
+                    break
+                if picked and not re.fullmatch(r"[A-Za-z]{0,3}\d+[A-Za-z]?", core):
+                    break
+                if is_technical(core) and not re.search(r"\d{3}", core):
+                    break
+            elif type_ == PHONE_OR_FAX:
+                if not any(ch.isdigit() for ch in core) and core not in ("(", ")"):
+                    break
+            elif type_ in (ADDRESS, PROFESSION):
+                if is_technical(core) and low not in _INSTITUTION_VOCAB and not any(ch.isdigit() for ch in core):
+                    break
+            picked.append(w)
+            k += 1
+            if type_ == NAME and not colon and len(picked) >= 3:
+                break
+        return picked
+
+
+# ---------------------------------------------------------------------------- sex markers (phase 2)
+
+_BRACKETED_SEX = re.compile(r"[\[(<]([MFmf])[\])>]")
+_SEX_WORD = re.compile(r"(?i)male|female")
+_AGE_SLASH_SEX = re.compile(r"(?P<age>\d{1,3}[ ]?[Yy]?)/(?P<sex>[MF])|(?P<sex2>[MF])/(?P<age2>\d{1,3}[ ]?[Yy]?)")
+
+
+class SexRecognizer(Recognizer):
+    name = "sex"
+    entity_types = (GENDER, AGE)
+    description = 'Sex markers: "[M]", "(F)", "Male", "Female", "61Y/M", and a bare "M"/"F" next to a date, age or name (not the M of "M-mode" or "L-M", not a lone M on a technical line).'
+    phase = 2
+
+    def analyze(self, doc, context, found: Sequence[Span]):
+        spans = []
+        anchors = Coverage([s for s in found if s.type in (DATE, AGE, NAME) and s.score >= 0.5])
+        for word in doc.words:
+            t = word.text
+            core, b, e = word.core()
+            m = _BRACKETED_SEX.fullmatch(t.rstrip(",;"))
+            if m:
+                spans.append(Span(word.begin + m.start(1) - 1, word.begin + m.end(1) + 1, GENDER, 0.9, self.name))
+                continue
+            if _SEX_WORD.fullmatch(core):
+                spans.append(Span(b, e, GENDER, 0.85, self.name))
+                continue
+            m = _AGE_SLASH_SEX.fullmatch(core)
+            if m:
+                age_g, sex_g = ("age", "sex") if m.group("age") else ("age2", "sex2")
+                spans.append(Span(b + m.start(sex_g), b + m.end(sex_g), GENDER, 0.9, self.name))
+                spans.append(Span(b + m.start(age_g), b + m.end(age_g), AGE, 0.9, self.name))
+                continue
+            if core in ("M", "F") and t.rstrip(",;") == core:
+                for step in (-1, 1):
+                    nb = doc.neighbour(word, step)
+                    if nb is not None and anchors.word(nb):
+                        spans.append(Span(b, e, GENDER, 0.85, self.name))
+                        break
+        return spans
+
+
+# ---------------------------------------------------------------------------- professions
+
+_PROFESSIONS = frozenset(
+    """accountant actor actress architect artist attorney baker banker barber bartender butcher carpenter cashier
+    chef clerk cook dancer dentist designer developer driver economist electrician engineer farmer firefighter
+    fisherman journalist judge labourer laborer lawyer librarian machinist mechanic miner musician painter
+    pharmacist photographer pilot plumber poet policeman policewoman professor programmer realtor
+    salesman saleswoman scientist secretary soldier student teacher trucker veterinarian waiter waitress
+    welder writer""".split()
+)
+
+
+class ProfessionRecognizer(Recognizer):
+    name = "profession"
+    entity_types = (PROFESSION,)
+    description = "A small list of occupations (clinical roles are field labels, not PHI)."
+
+    def analyze(self, doc, context: PhiContext | None, found):
+        spans = []
+        for word in doc.words:
+            core, b, e = word.core()
+            if core.lower() in _PROFESSIONS:
+                spans.append(Span(b, e, PROFESSION, 0.6, self.name))
+        return spans

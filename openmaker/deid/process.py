@@ -1,0 +1,207 @@
+"""De-identifying one image: read, OCR, detect PHI, redact, (verify), encode.
+
+``deidentify_image`` is the unit every entry point runs -- the CLI's batch,
+the watcher, the HTTP handler and the evaluation -- and it fails closed: any
+error raises a ``DeidError`` and nothing is returned to write.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from openmaker.deid.errors import DeidError, DetectionError
+from openmaker.deid.images import LoadedImage, load_image
+from openmaker.deid.ocr import Line, TextDetector, detect_text_response, shared_detector
+from openmaker.deid.redact import Redaction, draw, encode_png, ocr_text, parse_color, redactions_for
+
+MODES = ("default", "strict")
+
+
+class VerifyError(DeidError):
+    """PHI was still readable after redaction and the extra verification passes."""
+
+    stage = "verify"
+
+
+@dataclass
+class DeidOptions:
+    """How to de-identify; the defaults are the published workflow's (red boxes, 72 dpi, threshold 0.00)."""
+
+    color: tuple[int, int, int] | str = "red"
+    dpi: int = 72
+    threshold: float = 0.0
+    mode: str = "default"
+    allow_list: tuple[str, ...] = ()
+    verify: bool = False
+    #: Extra OCR-and-redact passes ``verify`` may make before it gives up on an image.
+    verify_passes: int = 2
+    retain_dates: bool = False
+    pseudonyms: Mapping[str, str] | None = None
+    #: The batch secret from which new UIDs, pseudonyms and date offsets are derived.
+    key: bytes = b""
+    ocr_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self.color = parse_color(self.color)
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; use one of: {', '.join(MODES)}")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be between 0.0 and 1.0, got {self.threshold}")
+        if not 1 <= int(self.dpi) <= 10000:
+            raise ValueError(f"dpi must be between 1 and 10000, got {self.dpi}")
+        self.allow_list = tuple(self.allow_list)
+
+
+@dataclass
+class FrameResult:
+    width: int
+    height: int
+    lines: list[Line]
+    phi: dict[str, Any]
+    redactions: list[Redaction]
+    redacted: np.ndarray
+    verify_passes: int = 0
+    verify_added: int = 0
+
+
+@dataclass
+class ImageResult:
+    """What one input became: per-frame results, PNGs, and a de-identified DICOM for DICOM input."""
+
+    kind: str
+    frames: list[FrameResult]
+    pngs: list[bytes]
+    dicom: bytes | None = None
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        """This image's report entry: types, scores and boxes -- never the text."""
+        return {
+            "kind": self.kind,
+            "seconds": round(self.seconds, 4),
+            "frames": [
+                {
+                    "frame": i,
+                    "width": f.width,
+                    "height": f.height,
+                    "words": sum(len(line.words) for line in f.lines),
+                    "redactions": [r.as_report() for r in f.redactions],
+                    **({"verify": {"passes": f.verify_passes, "added": f.verify_added}} if f.verify_passes else {}),
+                }
+                for i, f in enumerate(self.frames)
+            ],
+        }
+
+
+def phi_context(image: LoadedImage):
+    """Header values to look for in the pixels (DICOM only)."""
+    if image.dicom is None:
+        return None
+    from openmaker.deid.phi import PhiContext
+
+    return PhiContext.from_dataset(image.dicom.dataset)
+
+
+def find_phi(lines: list[Line], width: int, height: int, options: DeidOptions, context) -> tuple[dict, list[Redaction]]:
+    """``DetectPHI`` on the OCR text of ``lines``, and the word boxes to redact."""
+    from openmaker.deid.phi import detect_phi
+
+    text, spans = ocr_text(lines)
+    try:
+        phi = detect_phi(text, context=context, mode=options.mode, allow_list=options.allow_list)
+    except Exception as exc:
+        raise DetectionError(f"PHI detection failed: {type(exc).__name__}: {exc}") from exc
+    return phi, redactions_for(phi["Entities"], spans, width, height, options.threshold)
+
+
+def _redact_frame(
+    frame: np.ndarray, views: list[np.ndarray], options: DeidOptions, detector: TextDetector, context, timings
+) -> FrameResult:
+    height, width = frame.shape[:2]
+    t0 = time.perf_counter()
+    lines = detector.detect(frame)
+    timings["ocr"] = timings.get("ocr", 0.0) + time.perf_counter() - t0
+    t0 = time.perf_counter()
+    phi, redactions = find_phi(lines, width, height, options, context)
+    timings["phi"] = timings.get("phi", 0.0) + time.perf_counter() - t0
+    # Other renderings of a DICOM frame (e.g. the full range when the window clips text).
+    for view in views:
+        t0 = time.perf_counter()
+        view_lines = detector.detect(view)
+        timings["ocr"] += time.perf_counter() - t0
+        redactions += find_phi(view_lines, width, height, options, context)[1]
+    result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
+    if options.verify:
+        _verify(result, frame, views, options, detector, context, timings)
+    return result
+
+
+def _verify(result: FrameResult, frame, views, options: DeidOptions, detector: TextDetector, context, timings) -> None:
+    """OCR the redacted frame again; redact what PHI is still readable, or fail if it will not go."""
+    for attempt in range(1, options.verify_passes + 2):
+        t0 = time.perf_counter()
+        residual: list[Redaction] = []
+        for source in [frame, *views]:
+            redacted = draw(source, [r.box for r in result.redactions], options.color)
+            residual += find_phi(detector.detect(redacted), result.width, result.height, options, context)[1]
+        timings["verify"] = timings.get("verify", 0.0) + time.perf_counter() - t0
+        result.verify_passes = attempt
+        if not residual:
+            return
+        if attempt > options.verify_passes:
+            raise VerifyError(
+                f"{len(residual)} PHI word(s) still readable after {options.verify_passes} extra redaction pass(es)"
+            )
+        result.verify_added += len(residual)
+        result.redactions += residual
+        result.redacted = draw(frame, [r.box for r in result.redactions], options.color)
+
+
+def deidentify_image(
+    data: bytes, name: str = "", options: DeidOptions | None = None, detector: TextDetector | None = None
+) -> ImageResult:
+    """Redact the PHI in one image (any supported format); raises ``DeidError`` on any failure."""
+    options = options or DeidOptions()
+    detector = detector or shared_detector(options.ocr_threads)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    image = load_image(data, name)
+    timings["read"] = time.perf_counter() - t0
+    context = phi_context(image)
+    frames = [
+        _redact_frame(frame, image.extra_views[i] if i < len(image.extra_views) else [], options, detector, context, timings)
+        for i, frame in enumerate(image.frames)
+    ]
+    t0 = time.perf_counter()
+    pngs = [encode_png(f.redacted, options.dpi) for f in frames]
+    dicom = None
+    if image.dicom is not None:
+        from openmaker.deid.dicomio import write_deidentified
+        from openmaker.deid.profile import ProfileOptions
+
+        profile = ProfileOptions(
+            # No batch key: a random one, so nothing can be linked back (UIDs are then not shared across files).
+            key=options.key or os.urandom(32),
+            retain_longitudinal_dates=options.retain_dates,
+            pseudonyms=options.pseudonyms,
+        )
+        dicom = write_deidentified(
+            image.dicom, [[r.box for r in f.redactions] for f in frames], color=options.color, options=profile
+        )
+    timings["write"] = time.perf_counter() - t0
+    return ImageResult(image.kind, frames, pngs, dicom, time.perf_counter() - started, timings)
+
+
+def detect_text(data: bytes, name: str = "", detector: TextDetector | None = None) -> dict:
+    """Rekognition ``DetectText`` on the first frame of an image."""
+    image = load_image(data, name)
+    frame = image.frames[0]
+    lines = (detector or shared_detector()).detect(frame)
+    return detect_text_response(lines, frame.shape[1], frame.shape[0])

@@ -1,0 +1,146 @@
+"""From OCR lines and PHI entities to filled rectangles.
+
+The OCR lines are joined into one text (words by spaces, lines by newlines)
+that the PHI detector reads; each word keeps its character span, so an
+entity's ``BeginOffset``/``EndOffset`` lead back to the words it covers. A
+word is redacted when its span overlaps a kept entity's; its box is padded
+(OCR word boxes sit a few pixels inside the glyphs) and clipped to the image.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from openmaker.deid.ocr import Line, Word
+
+#: Padding around a word box, as fractions of the word's height plus ``PAD_MIN`` pixels. Sideways
+#: more: RapidOCR's word boxes come from character positions and can cut into the first and last
+#: glyphs; its box height already spans the line, and annotation lines are often packed tight.
+PAD_X = 0.25
+PAD_Y = 0.1
+PAD_MIN = 2
+
+
+@dataclass
+class Redaction:
+    """One redacted word box (pixels, ``x1``/``y1`` exclusive), with what it was found to be."""
+
+    type: str
+    score: float
+    box: tuple[int, int, int, int]
+
+    def as_report(self) -> dict:
+        x0, y0, x1, y1 = self.box
+        return {
+            "type": self.type,
+            "score": round(self.score, 4),
+            "box": {"left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0},
+        }
+
+
+def ocr_text(lines: list[Line]) -> tuple[str, list[tuple[int, int, Word]]]:
+    """The text the PHI detector reads, and ``(begin, end, word)`` for every word in it (in line order)."""
+    parts: list[str] = []
+    spans: list[tuple[int, int, Word]] = []
+    pos = 0
+    for i, line in enumerate(lines):
+        if i:
+            parts.append("\n")
+            pos += 1
+        for j, word in enumerate(line.words):
+            if j:
+                parts.append(" ")
+                pos += 1
+            parts.append(word.text)
+            spans.append((pos, pos + len(word.text), word))
+            pos += len(word.text)
+    return "".join(parts), spans
+
+
+def pad_box(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """``box`` grown by the redaction padding and clipped to the image, as integer pixels."""
+    x0, y0, x1, y1 = box
+    h = max(y1 - y0, 1.0)
+    pad_x, pad_y = PAD_MIN + PAD_X * h, PAD_MIN + PAD_Y * h
+    return (
+        max(0, int(np.floor(x0 - pad_x))),
+        max(0, int(np.floor(y0 - pad_y))),
+        min(width, int(np.ceil(x1 + pad_x))),
+        min(height, int(np.ceil(y1 + pad_y))),
+    )
+
+
+def redactions_for(
+    entities: list[dict], spans: list[tuple[int, int, Word]], width: int, height: int, threshold: float
+) -> list[Redaction]:
+    """The padded boxes of every word overlapping an entity with ``Score >= threshold``."""
+    kept = [e for e in entities if float(e["Score"]) >= threshold]
+    hits: list[tuple[int, int, Word, dict] | None] = []
+    for begin, end, word in spans:
+        found = [e for e in kept if e["BeginOffset"] < end and begin < e["EndOffset"]]
+        hits.append((begin, end, word, max(found, key=lambda e: float(e["Score"]))) if found else None)
+    out: list[Redaction] = []
+    for run in _runs(hits):
+        # Neighbouring redacted words of one line become one box: OCR's word boxes are estimates,
+        # and a gap between them can show the edge of a glyph.
+        x0 = min(h[2].box[0] for h in run)
+        y0 = min(h[2].box[1] for h in run)
+        x1 = max(h[2].box[2] for h in run)
+        y1 = max(h[2].box[3] for h in run)
+        best = max((h[3] for h in run), key=lambda e: float(e["Score"]))
+        box = pad_box((x0, y0, x1, y1), width, height)
+        if box[2] > box[0] and box[3] > box[1]:
+            out.append(Redaction(best["Type"], float(best["Score"]), box))
+    return out
+
+
+def _runs(hits):
+    """Consecutive redacted words of the same line that sit close together (gap under two heights)."""
+    run: list = []
+    for hit in hits + [None]:
+        if hit is not None and run:
+            last = run[-1][2].box
+            box = hit[2].box
+            height = max(last[3] - last[1], box[3] - box[1], 1.0)
+            same_line = hit[0] == run[-1][1] + 1 and abs((box[1] + box[3]) - (last[1] + last[3])) < height
+            if same_line and 0 <= box[0] - last[2] + 2 and box[0] - last[2] < 2 * height:
+                run.append(hit)
+                continue
+        if run:
+            yield run
+        run = [hit] if hit is not None else []
+
+
+def draw(frame: np.ndarray, boxes, color: tuple[int, int, int]) -> np.ndarray:
+    """A copy of ``frame`` with every ``(x0, y0, x1, y1)`` box filled with ``color``."""
+    out = np.array(frame, copy=True)
+    for x0, y0, x1, y1 in boxes:
+        out[y0:y1, x0:x1] = color
+    return out
+
+
+def parse_color(value: str | tuple[int, int, int]) -> tuple[int, int, int]:
+    """A colour name (``red``), ``#rrggbb`` or an RGB triple; ``ValueError`` naming the value otherwise."""
+    if isinstance(value, (tuple, list)):
+        if len(value) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in value):
+            return tuple(value)  # type: ignore[return-value]
+        raise ValueError(f"colour {value!r} is not three integers 0..255")
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(str(value).strip())
+    except ValueError:
+        raise ValueError(f"unknown colour {value!r}: use a name such as red or black, or #rrggbb") from None
+    return tuple(rgb[:3])  # type: ignore[return-value]
+
+
+def encode_png(frame: np.ndarray, dpi: int) -> bytes:
+    """``frame`` as PNG bytes carrying ``dpi`` in its pHYs chunk."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG", dpi=(dpi, dpi))
+    return buffer.getvalue()

@@ -1,0 +1,78 @@
+"""From entities to boxes: offsets, padding, threshold, colours, PNG dpi."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from openmaker.deid.ocr import Line, Word
+from openmaker.deid.redact import draw, encode_png, ocr_text, pad_box, parse_color, redactions_for
+
+
+def _lines():
+    a = Word("DOE,", 99, (10, 10, 60, 30))
+    b = Word("JOHN", 99, (70, 10, 130, 30))
+    c = Word("kVp", 99, (10, 50, 50, 70))
+    return [Line("DOE, JOHN", 99, (10, 10, 130, 30), [], [a, b]), Line("kVp", 99, (10, 50, 50, 70), [], [c])]
+
+
+def test_ocr_text_spans_lead_back_to_words():
+    text, spans = ocr_text(_lines())
+    assert text == "DOE, JOHN\nkVp"
+    assert [text[b:e] for b, e, _ in spans] == ["DOE,", "JOHN", "kVp"]
+
+
+def _entity(text, begin, end, score=0.9, type_="NAME"):
+    return {"BeginOffset": begin, "EndOffset": end, "Score": score, "Type": type_, "Text": text[begin:end]}
+
+
+def test_only_words_overlapping_kept_entities_are_redacted():
+    text, spans = ocr_text(_lines())
+    entities = [_entity(text, 0, 3), _entity(text, 5, 9, score=0.2)]
+    kept = redactions_for(entities, spans, 200, 100, threshold=0.5)
+    assert len(kept) == 1 and kept[0].type == "NAME"
+    x0, y0, x1, y1 = kept[0].box  # padded beyond the word box
+    assert x0 < 10 and y0 < 10 and 60 < x1 < 70 and y1 > 30
+    # Neighbouring redacted words on a line become one box, gap included.
+    both = redactions_for(entities, spans, 200, 100, threshold=0.0)
+    assert len(both) == 1
+    x0, y0, x1, y1 = both[0].box
+    assert x0 < 10 and x1 > 130 and both[0].score == 0.9
+
+
+def test_words_on_other_lines_or_far_apart_stay_separate():
+    far = [Line("A B", 99, (0, 0, 400, 20), [], [Word("SMITH", 99, (0, 0, 50, 20)), Word("JONES", 99, (300, 0, 350, 20))])]
+    text, spans = ocr_text(far + _lines()[:1])
+    entities = [_entity(text, 0, len(text), type_="NAME")]
+    assert len(redactions_for(entities, spans, 500, 100, threshold=0.0)) == 3
+
+
+def test_padding_is_clipped_to_the_image():
+    assert pad_box((0, 0, 50, 20), 40, 15) == (0, 0, 40, 15)
+
+
+def test_draw_fills_boxes_only():
+    frame = np.zeros((20, 20, 3), dtype=np.uint8)
+    out = draw(frame, [(2, 3, 5, 6)], (255, 0, 0))
+    assert (out[3:6, 2:5] == (255, 0, 0)).all()
+    assert out.sum() == 9 * 255 and frame.sum() == 0
+
+
+def test_colours():
+    assert parse_color("red") == (255, 0, 0)
+    assert parse_color("#00ff00") == (0, 255, 0)
+    assert parse_color((1, 2, 3)) == (1, 2, 3)
+    with pytest.raises(ValueError, match="unknown colour 'reddish'"):
+        parse_color("reddish")
+    with pytest.raises(ValueError, match="three integers"):
+        parse_color((1, 2, 300))
+
+
+def test_png_carries_dpi():
+    from PIL import Image
+
+    data = encode_png(np.zeros((4, 4, 3), dtype=np.uint8), 150)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and round(image.info["dpi"][0]) == 150
