@@ -107,6 +107,10 @@ a p s i h f
 low high medium normal off on auto pwr frq vol volume area circ dist ratio vel psv edv ri pi hr sd avg ave
 max min mean tamax tamean vti ef lvef ivs lvpw lvid lvidd lvids tapse bpd crl efw ofd afi mvp fhr
 ml mgy*cm somatom definition force flash drive go as+ ss arrow marker
+signa hdxt avanto ingenia lightspeed vct logiq voluson acuson syngo syngo.via optima discovery revolution
+aquilion skyra prisma verio trio achieva brilliance ingenuity biograph senographe selenia affiniti sonoline
+md m.d phd rn rdms rvt rdcs rt(r) mbbs frcr dds np
+scan scans report dose summary capture screen secondary bone stnd detail lung
 """
 
 #: Lower-cased technical words and acronyms (see the module docstring). Phrases are

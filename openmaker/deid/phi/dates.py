@@ -46,7 +46,7 @@ _TIME = re.compile(
 )
 
 _AGE = re.compile(
-    r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y)(?![A-Za-z])",
+    r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y|mos?\.?|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
     re.IGNORECASE,
 )
 _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")

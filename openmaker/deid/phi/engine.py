@@ -10,7 +10,13 @@ from .document import Document
 from .entities import Span, merge_spans, to_response
 from .header import HeaderRecognizer
 from .institutions import InstitutionRecognizer
-from .names import LineContextRecognizer, NameContextRecognizer, NameListRecognizer, NamePatternRecognizer
+from .names import (
+    InitialsRecognizer,
+    LineContextRecognizer,
+    NameContextRecognizer,
+    NameListRecognizer,
+    NamePatternRecognizer,
+)
 from .patterns import (
     AddressRecognizer,
     AgeRecognizer,
@@ -46,6 +52,7 @@ _REGISTRY: tuple[Recognizer, ...] = (
     InstitutionRecognizer(),
     NameListRecognizer(),
     NamePatternRecognizer(),
+    InitialsRecognizer(),
     ProfessionRecognizer(),
     SexRecognizer(),
     NameContextRecognizer(),

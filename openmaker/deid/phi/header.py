@@ -38,6 +38,7 @@ from .document import Document, split_parts
 from .entities import ADDRESS, AGE, DATE, ID, NAME, PHONE_OR_FAX, Span
 from .fuzzy import allowed_distance, edit_distance, prefix_distance
 from .institutions import CONNECTORS, KEYWORDS, VOCABULARY
+from .patterns import STREET_SUFFIX_RE
 from .recognizer import Recognizer
 
 _GENERIC_PLACE = (
@@ -63,6 +64,7 @@ class _Cand:
     type: str
     group: str  # "name", "id", "place": weak parts need a neighbour of the same group
     weak: bool
+    phrase: bool = False  # a multi-word value, also matched as a whole on a line
 
 
 class _Index:
@@ -72,6 +74,7 @@ class _Index:
             self.exact.setdefault(c.value, []).append(c)
         self.strong = [c for c in {c.value + c.type: c for c in cands if not c.weak}.values()]
         self.substring = [c for c in self.strong if len(c.value) >= (5 if c.group == "id" else 4)]
+        self.phrases = [c for c in cands if c.phrase]
 
 
 def _split_words(value: str) -> list[str]:
@@ -111,6 +114,7 @@ def _place_cands(raw: str) -> list[_Cand]:
         digits = n.isdigit()
         weak = (
             w.lower().rstrip(".") in _GENERIC_PLACE
+            or STREET_SUFFIX_RE.fullmatch(w.rstrip(".")) is not None
             or len(n) <= 2
             or (digits and len(n) < 5)
             or (is_technical(w) and not digits)
@@ -118,7 +122,7 @@ def _place_cands(raw: str) -> list[_Cand]:
         out.append(_Cand(n, ADDRESS, "place", weak))
     n = _norm(raw)
     if len(n) >= 6 and len(_split_words(raw)) > 1:
-        out.append(_Cand(n, ADDRESS, "place", False))
+        out.append(_Cand(n, ADDRESS, "place", False, phrase=True))
     return out
 
 
@@ -234,6 +238,22 @@ class HeaderRecognizer(Recognizer):
                         if k >= 0 and c.value != nt:
                             sb, se = b + pos[k], b + pos[k + len(c.value) - 1] + 1
                             accepted.append((Span(sb, se, c.type, 0.95, self.name), c.group, word.line, word.pos))
+        # a whole multi-word value on a line ("Long Imaging Center": every word alone is weak)
+        for li, (a, b) in enumerate(doc.line_spans):
+            if not index.phrases or not doc.lines[li]:
+                continue
+            nt, pos = _norm_map(doc.text[a:b])
+            starts = {w.begin - a for w in doc.lines[li]} | {w.core()[1] - a for w in doc.lines[li]}
+            ends = {w.end - a for w in doc.lines[li]} | {w.core()[2] - a for w in doc.lines[li]}
+            for c in index.phrases:
+                k = nt.find(c.value)
+                while k >= 0:
+                    sb, se = pos[k], pos[k + len(c.value) - 1] + 1
+                    if sb in starts and se in ends:  # whole words only
+                        for w in doc.words_overlapping(a + sb, a + se):
+                            span = Span(max(w.begin, a + sb), min(w.end, a + se), c.type, 0.99, self.name)
+                            accepted.append((span, c.group, w.line, w.pos))
+                    k = nt.find(c.value, k + 1)
         # weak parts next to accepted ones of the same group
         changed = True
         while changed and weak:
@@ -255,10 +275,15 @@ class HeaderRecognizer(Recognizer):
         if technical:
             return None
         n = len(norm)
+        digits = norm.isdigit()
+        if digits and n < 6:
+            return None  # short numbers ("2000", "120") are matched exactly or not at all
         best: tuple[_Cand, float] | None = None
         if n >= 4:
             for c in index.strong:
                 lim = allowed_distance(min(n, len(c.value)))
+                if digits and n < 10:
+                    lim = min(lim, 1)
                 if lim == 0 or abs(len(c.value) - n) > lim:
                     continue
                 d = edit_distance(norm, c.value, lim)

@@ -37,6 +37,7 @@ from .patterns import LABEL_WORDS
 from .recognizer import Coverage, Recognizer
 
 _NAMEISH = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_MONTH_FIRST_NAMES = frozenset({"april", "may", "june", "august"})
 _NOT_NAMES = frozenset(
     {"am", "pm", "the", "and", "of", "for", "with", "without", "to", "in", "on", "at", "by", "no", "yes", "not",
      "left", "right", "mode", "view", "image", "report", "comments", "comment", "history", "findings", "impression",
@@ -76,6 +77,12 @@ def name_lists() -> NameLists:
     return NameLists(_read("firstnames.txt.gz"), _read("lastnames.txt.gz"), _read("common_names.txt.gz"))
 
 
+def listed_name(text: str) -> bool:
+    """In the first or last name list and not an ordinary word ("MAX", "GRAY" count; "MARY" not)."""
+    f, la, common = name_lists().lookup(text)
+    return (f or la) and not common
+
+
 def candidate(text: str) -> bool:
     """Could this word (core, without edge punctuation) be part of a person's name?"""
     if len(text) < 2 or not _NAMEISH.fullmatch(text) or not text[0].isupper():
@@ -101,20 +108,53 @@ class NameListRecognizer(Recognizer):
                 in_first, in_last, ambiguous = lists.lookup(text)
                 if (in_first or in_last) and not ambiguous and len(text) >= 3:
                     spans.append(Span(b, e, NAME, 0.8 if in_first and in_last else 0.75, self.name))
+                elif "-" in text and self._hyphenated(text, lists):
+                    spans.append(Span(b, e, NAME, 0.75, self.name))  # "SANCHEZ-MEJIA"
                 elif word.truncated and e == word.core()[2] and len(text) >= 4 and lists.has_prefix(text):
                     spans.append(Span(b, word.end, NAME, 0.6, self.name))
-        # "Mary White": a first name then a last name, even when both are ordinary words
+        # "Mary White", "Amy Gray", "SHARP JACOB", "BALL APRIL": first + last name (either
+        # order) that are also ordinary or technical words, not both technical
+        # (also with a middle initial between them: "AMY B MILLER")
         for line in doc.lines:
-            for w1, w2 in zip(line, line[1:]):
+            for i in range(len(line) - 1):
+                w1 = line[i]
+                w2 = line[i + 1]
+                if _INITIAL_WORD.fullmatch(w2.text) and i + 2 < len(line):
+                    w2 = line[i + 2]
                 a, b = w1.core(), w2.core()
-                if w1.text != a[0] or not candidate(a[0]) or not candidate(b[0]):
+                if w1.text != a[0] or not (_pairable(a[0]) and _pairable(b[0])):
+                    continue
+                if not (candidate(a[0]) or candidate(b[0])) and not (
+                    a[0].lower() in _MONTH_FIRST_NAMES or b[0].lower() in _MONTH_FIRST_NAMES
+                ):
                     continue
                 la, lb = a[0].lower(), b[0].lower()
-                if not (la in lists.common or lb in lists.common):
-                    continue  # both plain names: already found one by one
-                if la in lists.first and lb in lists.last:
-                    spans.append(Span(a[1], b[2], NAME, 0.65, self.name))
+                plain = candidate(a[0]) and candidate(b[0]) and la not in lists.common and lb not in lists.common
+                if plain and w2 is line[i + 1]:
+                    continue  # two plain names: already found one by one
+                if (la in lists.first and lb in lists.last) or (la in lists.last and lb in lists.first):
+                    spans.append(Span(a[1], b[2], NAME, 0.75 if plain else 0.65, self.name))
         return spans
+
+
+    @staticmethod
+    def _hyphenated(text: str, lists: NameLists) -> bool:
+        parts = [p for p in text.split("-") if p]
+        if len(parts) < 2 or not all(p.isalpha() and len(p) >= 2 for p in parts):
+            return False
+        looked = [lists.lookup(p) for p in parts]
+        return any((f or la) and not c for f, la, c in looked)
+
+
+def _pairable(text: str) -> bool:
+    low = text.lower()
+    return (
+        len(text) >= 2
+        and text.isalpha()
+        and text[0].isupper()
+        and (low not in MONTH_WORDS or low in _MONTH_FIRST_NAMES)
+        and low not in _NOT_NAMES
+    )
 
 
 def _listed(text: str) -> bool:
@@ -136,7 +176,8 @@ class NamePatternRecognizer(Recognizer):
                 for sep in ("^", ","):
                     if sep in t.strip(sep + " "):
                         parts = split_parts(word, sep)
-                        if len(parts) >= 2 and all(candidate(p[0]) or (len(p[0]) == 1 and p[0].isupper()) for p in parts) and candidate(parts[0][0]):
+                        ok = all(candidate(p[0]) or _initial(p[0]) or _tech_name(p[0]) for p in parts)
+                        if len(parts) >= 2 and ok and (candidate(parts[0][0]) or _tech_name(parts[0][0])):
                             hit = any(_listed(p[0]) for p in parts)
                             score = 0.8 if hit or sep == "^" else 0.65
                             end = word.end if word.truncated else parts[-1][2]
@@ -147,17 +188,73 @@ class NamePatternRecognizer(Recognizer):
                     a = word.core()
                     nxt = line[k + 1]
                     bcore = nxt.core()
-                    if candidate(a[0]) and candidate(bcore[0]) and not nxt.text.endswith(":"):
+                    b_ok = candidate(bcore[0]) or _tech_name(bcore[0])
+                    # the surname may be a technical word when the given name is a listed name: "WALL, AMY"
+                    a_ok = candidate(a[0]) or _tech_name(a[0]) or (_pairable(a[0]) and len(a[0]) >= 3 and _listed(bcore[0]))
+                    both = a_ok and b_ok
+                    if both and (candidate(a[0]) or candidate(bcore[0])) and not nxt.text.endswith(":"):
                         hit = _listed(a[0]) or _listed(bcore[0])
                         end = nxt.end if nxt.truncated else bcore[2]
                         spans.append(Span(a[1], end, NAME, 0.8 if hit else 0.65, self.name))
         return spans
 
 
+def _initial(text: str) -> bool:
+    return len(text) == 1 and text.isupper()
+
+
+def _tech_name(text: str) -> bool:
+    """A technical-looking word that the name lists know ("MAX", "LONG", "GRAY"), for
+    layouts that already say "name" (LAST, FIRST; an initial before it)."""
+    return len(text) >= 3 and text.isalpha() and text[0].isupper() and _listed(text)
+
+
+_CREDENTIALS = frozenset({"md", "m.d", "do", "phd", "rn", "rdms", "rvt", "rdcs", "mbbs", "frcr", "dds", "np", "rt(r)"})
+_INITIAL = re.compile(r"[A-Z]\.")
+
+
+class InitialsRecognizer(Recognizer):
+    name = "initials"
+    entity_types = (NAME,)
+    description = 'Initial + surname and names before a credential: "A. WILSON", "K. WARD MD", "Jane Roe, MD".'
+
+    def analyze(self, doc, context, found):
+        spans = []
+        for line in doc.lines:
+            for k, w in enumerate(line):
+                # "A. WILSON": an initial with its dot, then a capitalised word
+                if _INITIAL.fullmatch(w.text) and k + 1 < len(line):
+                    core, b, e = line[k + 1].core()
+                    if core and core.isalpha() and core[0].isupper() and len(core) >= 2 and (
+                        candidate(core) or _tech_name(core) or core.lower() in LABEL_WORDS
+                    ):
+                        spans.append(Span(w.begin, e, NAME, 0.75, self.name))
+                # "WARD MD", "Jane Roe, MD": up to three name-like words before a credential
+                if k > 0 and w.core()[0].lower().rstrip(".") in _CREDENTIALS and w.core()[0][:1].isupper():
+                    j = k
+                    while j > 0 and k - j < 3:
+                        prev = line[j - 1]
+                        pc = prev.core()[0]
+                        if not pc or not (pc[0].isupper() and (pc.replace("-", "").replace("'", "").isalpha())):
+                            break
+                        if prev.text.endswith(":") or pc.lower() in LABEL_WORDS:
+                            break  # "Ref: Dr. Jane Roe MD" keeps "Dr."; "N. SMALL MD" takes SMALL
+                        j -= 1
+                    if j < k:
+                        b = line[j].core()[1]
+                        e = line[k - 1].core()[2]
+                        spans.append(Span(b, e, NAME, 0.8, self.name))
+        return spans
+
+
 class NameContextRecognizer(Recognizer):
     name = "name_context"
     entity_types = (NAME,)
-    description = "A capitalised, non-technical word right next to a detected name is part of it (\"ZZZ TEST PATIENT\", \"JOHN Q DOE\")."
+    description = (
+        "Words right next to a detected name are part of it: capitalised non-technical words "
+        '("ZZZ TEST PATIENT"), listed names even if technical or labels ("WARD MELANIE"), initials '
+        '("HOMER J", "APRIL F BELL"), "LAST," before a name, a capitalised surname ending the line after a first name ("Jessica Long").'
+    )
     phase = 2
 
     def analyze(self, doc, context, found: Sequence[Span]):
@@ -167,6 +264,14 @@ class NameContextRecognizer(Recognizer):
             return spans
         taken = Coverage(found)
         done: set[tuple[int, int]] = set()  # words added here, by (line, pos)
+
+        def add(word: Word, score: float) -> None:
+            done.add((word.line, word.pos))
+            core, b, e = word.core()
+            if word.truncated:
+                e = word.end
+            new.append(Span(b, e, NAME, score, self.name))
+
         frontier = names
         for _ in range(4):
             new: list[Span] = []
@@ -174,27 +279,75 @@ class NameContextRecognizer(Recognizer):
                 for w in doc.words_overlapping(s.begin, s.end):
                     for step in (-1, 1):
                         nb = doc.neighbour(w, step)
-                        if nb is None or (nb.line, nb.pos) in done or taken.word(nb):
+                        if nb is None or (nb.line, nb.pos) in done:
                             continue
-                        done.add((nb.line, nb.pos))
-                        core, b, e = nb.core()
-                        if nb.text.endswith(":"):
+                        if _INITIAL_WORD.fullmatch(nb.text):
+                            # an initial (maybe already a sex marker: "APRIL F BELL"), and the word beyond it
+                            if not taken.word(nb):
+                                add(nb, 0.55)
+                            far = doc.neighbour(nb, step)
+                            if far is not None and (far.line, far.pos) not in done and not taken.word(far):
+                                score = self._accept(doc, far, step, s)
+                                if score:
+                                    add(far, score)
                             continue
-                        if step == 1 and re.fullmatch(r"[A-Z]\.?", nb.text) and s.score >= 0.6:
-                            new.append(Span(b, e, NAME, 0.55, self.name))  # middle initial: "HOMER J"
+                        if taken.word(nb):
                             continue
-                        if not candidate(core):
-                            continue
-                        if nb.truncated:
-                            e = nb.end
-                        new.append(Span(b, e, NAME, 0.6 if _listed(core) else 0.55, self.name))
+                        score = self._accept(doc, nb, step, s)
+                        if score:
+                            add(nb, score)
+                        else:
+                            done.add((nb.line, nb.pos))
             if not new:
                 break
             spans.extend(new)
-            frontier = [s for s in new if s.score >= 0.6] or []
-            if not frontier:
-                frontier = new  # chain through unknown words too, at the lower score
+            frontier = [s for s in new if s.score >= 0.6] or new  # chain through unknown words too
         return spans
+
+    @staticmethod
+    def _accept(doc: Document, nb: Word, step: int, seed: Span) -> float:
+        """Score for ``nb`` as part of the name next to it, or 0."""
+        core = nb.core()[0]
+        if not core or nb.text.endswith(":"):
+            return 0.0
+        low = core.lower()
+        if candidate(core):
+            return 0.6 if _listed(core) else 0.55
+        if not (core.isalpha() or ("-" in core and core.replace("-", "").isalpha())) or not core[0].isupper() or len(core) < 2:
+            return 0.0
+        if low in _MONTH_FIRST_NAMES or (len(core) >= 3 and _listed(core)):
+            return 0.6  # "APRIL", "WARD", "SHARP": names that are also words
+        if step == -1 and nb.text.endswith(","):
+            return 0.6  # "SMALL, LYNN"
+        seed_word = doc.neighbour(nb, -step)
+        if (
+            step == -1
+            and nb.pos == 0
+            and core.isupper()
+            and len(core) >= 3
+            and seed_word is not None
+            and seed_word.core()[0].isupper()
+            and seed_word.core()[0].lower() in name_lists().first
+            and (doc.neighbour(seed_word, 1) is None or _INITIAL_WORD.fullmatch(doc.neighbour(seed_word, 1).text))
+        ):
+            return 0.55  # "SMALL KEITH": an ALL-CAPS LAST FIRST line whose surname is a technical word
+        prev = doc.neighbour(nb, -1)
+        if prev is not None and _INITIAL_WORD.fullmatch(prev.text):
+            prev = doc.neighbour(prev, -1)  # "CAROL J LONG"
+        if (
+            step == 1
+            and seed.score >= 0.75
+            and len(core) >= 3
+            and doc.neighbour(nb, 1) is None
+            and low not in LABEL_WORDS
+            and prev is not None
+            and prev.core()[0].lower() in name_lists().first
+        ):
+            return 0.55  # "Jessica Long": a surname that is also a technical word, after a first name, ending the line
+        return 0.0
+
+
+_INITIAL_WORD = re.compile(r"[A-Z]\.?")
 
 
 class LineContextRecognizer(Recognizer):

@@ -99,6 +99,7 @@ class AgeRecognizer(Recognizer):
 # ---------------------------------------------------------------------------- ids & contacts
 
 _DIGIT_RUN = re.compile(r"\d+")
+_SSN_OR_PHONE = re.compile(r"\d{3}-\d{2}-\d{4}|(?:\d{1,3}-)?\d{3}-\d{3}-\d{4}|\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|\d{2}-\d{2}-\d{4}")
 _SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
 _PHONE = re.compile(
     r"(?<![\d\w/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d/.-]?\d)"
@@ -140,6 +141,8 @@ class IdRecognizer(Recognizer):
                     score = 0.75
                 elif longest == 5:
                     score = 0.65
+                elif digits >= 7 and re.fullmatch(r"\d+(?:-\d+)+", text) and not _SSN_OR_PHONE.fullmatch(text):
+                    score = 0.7  # "99-922-698"; dates, phones and SSNs score higher where they apply
                 else:
                     continue  # digits split by separators: dates, phones, SSNs have their own recognisers
                 spans.append(Span(b, e, ID, score, self.name))
@@ -190,13 +193,26 @@ class UrlRecognizer(Recognizer):
 
 # ---------------------------------------------------------------------------- addresses
 
+# USPS street suffixes (common ones, full and abbreviated) plus UK/CA forms.
 _STREET_SUFFIX = (
-    "street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|place|pl|terrace|ter|"
-    "parkway|pkwy|highway|hwy|circle|cir|square|sq|trail|trl|crescent|close|row|plaza|alley|route|rte"
+    "streets?|st|avenues?|ave|av|roads?|rd|boulevard|blvd|drives?|dr|lanes?|ln|ways?|courts?|ct|places?|pl|"
+    "terrace|ter|parkways?|pkwy|highway|hwy|circles?|cir|squares?|sq|trail|trl|crescent|close|row|plaza|plz|"
+    "alley|aly|route|rte|ridges?|villages?|vlg|falls|pike|track|mountains?|mtn|centers?|ctr|haven|unions?|"
+    "prairie|lakes?|ford|fields|crossing|xing|estates?|gardens?|glens?|groves?|harbors?|heights|hts|hills?|"
+    "islands?|junctions?|keys?|knolls?|landing|lights?|lodge|loop|manors?|meadows?|mills?|mission|orchard|"
+    "parks?|pass|path|pines|plains?|points?|ports?|ranch|rapids?|rest|rivers?|run|shoals?|shores?|springs?|"
+    "stations?|stream|summit|throughway|tunnel|turnpike|valleys?|via|views?|ville|vista|walks?|wells?|creek|"
+    "cove|coves|bypass|branch|brooks?|bridge|bluffs?|bend|beach|causeway|canyon|cape|camp|cliffs?|club|"
+    "commons?|corners?|course|crest|curve|dale|dam|divide|expressway|expy|extensions?|fall|ferry|flats?|"
+    "forest|forges?|forks?|fort|freeway|fwy|gateway|greens?|hollow|inlet|isle|locks?|mall|motorway|neck|oval|"
+    "overpass|pine|radial|ramp|shoal|skyway|spur|stravenue|trace|trafficway|underpass|wall"
 )
+#: A street suffix word ("Street", "Key", "Mill"): generic in an address, never PHI alone.
+STREET_SUFFIX_RE = re.compile(f"(?:{_STREET_SUFFIX}|apt|suite|ste|unit)", re.IGNORECASE)
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
-    "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR|ON|QC|BC|AB|MB|SK|NS|NB|NL|PE"
+    "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR|VI|GU|AS|MP|PW|FM|MH|AA|AE|AP|"
+    "ON|QC|BC|AB|MB|SK|NS|NB|NL|PE"
 )
 _CAPWORD = r"(?:[A-Z][A-Za-z'.-]*)"
 _STREET = re.compile(
@@ -210,6 +226,9 @@ _CITY_STATE_ZIP = re.compile(
     rf"(?<![\w])(?:{_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}},[ ]?)?(?:{_STATES})[ ]+\d{{5}}(?:-\d{{4}})?(?!\d)"
 )
 _PO_BOX = re.compile(r"\bP\.?[ ]?O\.?[ ]?Box[ ]+\d+", re.IGNORECASE)
+# What may stand before "City, ST 12345" on the same line and still be the address:
+# "7249 Bradley Village Suite 828, " - a house number, words, unit numbers, commas.
+_ADDRESS_HEAD = re.compile(r"\d{1,6}[A-Za-z]?(?:[ ]+[A-Za-z0-9#.'-]+){1,8},?[ ]*$")
 
 
 class AddressRecognizer(Recognizer):
@@ -226,7 +245,13 @@ class AddressRecognizer(Recognizer):
                 words = text.split()
                 if rx is _STREET and all(is_technical(w) for w in words[1:-1]):
                     continue
-                spans.append(Span(m.start(), m.end(), ADDRESS, score, self.name))
+                begin = m.start()
+                if rx is _CITY_STATE_ZIP:
+                    a, _ = doc.line_spans[doc.text.count("\n", 0, begin)]
+                    head = _ADDRESS_HEAD.search(doc.text, a, begin)
+                    if head and head.end() == begin and ":" not in head.group():
+                        begin = head.start()
+                spans.append(Span(begin, m.end(), ADDRESS, score, self.name))
         return spans
 
 
@@ -278,6 +303,20 @@ _INSTITUTION_VOCAB = frozenset(
 )
 
 
+def _name_like(word: Word) -> bool:
+    """A technical-looking word that is still a name here: "LONG," of "Name: LONG, STEVEN"."""
+    core = word.core()[0]
+    if len(core) < 3 or not core.isalpha():
+        return False
+    if word.text.endswith(",") or "^" in word.text:
+        return True
+    from .names import name_lists  # names imports this module
+
+    lists = name_lists()
+    low = core.lower()
+    return low in lists.first or low in lists.last
+
+
 def _norm_label_word(text: str) -> str:
     return text.lower().rstrip(":#.").rstrip(":")
 
@@ -311,8 +350,23 @@ def label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
 
 
 def _is_label_start(doc: Document, word: Word) -> bool:
+    """Does a field label start at ``word``? Without a colon only when what follows looks
+    like the label's value ("MRN 123"; but "Insurance risk surveyor" is a value itself)."""
     r = label_at(doc, word)
-    return r is not None and (r[2] or r[0] in (DATE, ID, AGE, GENDER))
+    if r is None:
+        return False
+    type_, n, colon, inner = r
+    if colon:
+        return True
+    if type_ not in (DATE, ID, AGE, GENDER):
+        return False
+    nxt = doc.neighbour(word, n)
+    if nxt is None:
+        return False
+    core = nxt.core()[0]
+    if type_ == GENDER:
+        return core.lower() in _SEX_VALUES
+    return any(ch.isdigit() for ch in core) or core.lower().rstrip(".") in MONTH_WORDS
 
 
 class LabelledFieldRecognizer(Recognizer):
@@ -352,7 +406,7 @@ class LabelledFieldRecognizer(Recognizer):
 
     def _value(self, doc, line, j, type_, first, colon):
         picked = list(first)
-        limit = {NAME: 4, DATE: 4, AGE: 2, GENDER: 1, ID: 2, ADDRESS: 8, PHONE_OR_FAX: 4, PROFESSION: 4}[type_]
+        limit = {NAME: 4, DATE: 4, AGE: 2, GENDER: 1, ID: 2, ADDRESS: 8, PHONE_OR_FAX: 4, PROFESSION: 8}[type_]
         k = j
         while k < len(line) and len(picked) < limit:
             w = line[k]
@@ -363,8 +417,16 @@ class LabelledFieldRecognizer(Recognizer):
             if type_ == NAME:
                 if any(ch.isdigit() for ch in core) or not core[0].isalpha() or not core[0].isupper():
                     break
-                if is_technical(core) and not (len(core) == 1 and picked):
-                    break
+                if is_technical(core) and not (len(core) == 1 and picked) and not _name_like(w):
+                    nxt = line[k + 1] if k + 1 < len(line) else None
+                    alone = nxt is None or _is_label_start(doc, nxt)
+                    initials = colon and not picked and alone and re.fullmatch(r"[A-Z]{2,3}", core)
+                    # "Patient: WALL JENNIFER": a surname that is a technical word, a name after it
+                    last_first = (
+                        colon and not picked and core.isalpha() and low not in LABEL_WORDS and nxt is not None and _name_like(nxt)
+                    )
+                    if not (initials or last_first):
+                        break  # "Op: PA" is the operator's initials; "Patient: DOE Breast" stops at Breast
             elif type_ == DATE:
                 if not (any(ch.isdigit() for ch in core) or low.rstrip(".") in MONTH_WORDS):
                     break
@@ -390,9 +452,10 @@ class LabelledFieldRecognizer(Recognizer):
             elif type_ == PHONE_OR_FAX:
                 if not any(ch.isdigit() for ch in core) and core not in ("(", ")"):
                     break
-            elif type_ in (ADDRESS, PROFESSION):
+            elif type_ == ADDRESS:
                 if is_technical(core) and low not in _INSTITUTION_VOCAB and not any(ch.isdigit() for ch in core):
                     break
+            # PROFESSION: the rest of the line ("Occupation: Site engineer")
             picked.append(w)
             k += 1
             if type_ == NAME and not colon and len(picked) >= 3:
@@ -404,6 +467,8 @@ class LabelledFieldRecognizer(Recognizer):
 
 _BRACKETED_SEX = re.compile(r"[\[(<]([MFmf])[\])>]")
 _SEX_WORD = re.compile(r"(?i)male|female")
+_SHORT_AGE = re.compile(r"(\d{1,2})([MWD])")
+_SEX_CONTEXT_LABELS = frozenset({"age", "dob", "d.o.b", "sex", "gender", "born"})
 _AGE_SLASH_SEX = re.compile(r"(?P<age>\d{1,3}[ ]?[Yy]?)/(?P<sex>[MF])|(?P<sex2>[MF])/(?P<age2>\d{1,3}[ ]?[Yy]?)")
 
 
@@ -414,8 +479,9 @@ class SexRecognizer(Recognizer):
     phase = 2
 
     def analyze(self, doc, context, found: Sequence[Span]):
-        spans = []
-        anchors = Coverage([s for s in found if s.type in (DATE, AGE, NAME) and s.score >= 0.5])
+        anchor_spans = [s for s in found if s.type in (DATE, AGE, NAME) and s.score >= 0.5]
+        spans = self._short_ages(doc, Coverage(anchor_spans))
+        anchors = Coverage(anchor_spans + spans)
         for word in doc.words:
             t = word.text
             core, b, e = word.core()
@@ -435,9 +501,34 @@ class SexRecognizer(Recognizer):
             if core in ("M", "F") and t.rstrip(",;") == core:
                 for step in (-1, 1):
                     nb = doc.neighbour(word, step)
-                    if nb is not None and anchors.word(nb):
+                    if nb is not None and (anchors.word(nb) or _norm_label_word(nb.text) in _SEX_CONTEXT_LABELS):
                         spans.append(Span(b, e, GENDER, 0.85, self.name))
                         break
+        return spans
+
+    def _short_ages(self, doc: Document, anchors: Coverage) -> list[Span]:
+        """"22M", "6W", "10D" next to a date, a name, a sex marker or an age/sex label: an age
+        in months/weeks/days (alone they are too ambiguous)."""
+        spans = []
+        for word in doc.words:
+            core, b, e = word.core()
+            m = _SHORT_AGE.fullmatch(core)
+            if not m or (m.group(2) == "D" and len(m.group(1)) == 1):  # 2D/3D/4D are modes
+                continue
+            for step in (-1, 1):
+                nb = doc.neighbour(word, step)
+                if nb is None:
+                    continue
+                nbc = nb.core()[0]
+                if (
+                    anchors.word(nb)
+                    or nbc in ("M", "F")
+                    or _SEX_WORD.fullmatch(nbc)
+                    or _BRACKETED_SEX.fullmatch(nb.text)
+                    or _norm_label_word(nb.text) in _SEX_CONTEXT_LABELS
+                ):
+                    spans.append(Span(b, e, AGE, 0.75, self.name))
+                    break
         return spans
 
 
