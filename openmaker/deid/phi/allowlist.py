@@ -35,7 +35,7 @@ from functools import lru_cache
 _UNITS = (
     "%|cm|mm|um|\u00b5m|nm|m|km|hz|khz|mhz|db|dbs|fps|hz/s|kv|kvp|ma|mas|ms|s|sec|secs|min|mins|h|hr|hrs|"
     "mgy|msv|mgy\\*cm|mgycm|cgy|gy|bpm|mmhg|cm/s|m/s|mm/s|cm2|cm3|mm2|mm3|ml|ml/s|cc|l|g|kg|lb|lbs|"
-    "deg|\u00b0|mci|mbq|kev|mev|hu|fr|mw|w|mw/cm2|t|mt|x"
+    "deg|\u00b0|mci|mbq|kev|mev|hu|fr|mw|w|mw/cm2|t|mt|x|k"
 )
 #: Units that may follow a number as a separate word ("16 cm", "120 kV", "12000 Hz").
 UNIT_WORDS: frozenset[str] = frozenset(
@@ -56,6 +56,8 @@ _TECH_PATTERNS = [
     # Siemens/GE/Philips map and processing codes: MapE, MapF, SC3, DTCEM
     r"map\s?[a-z0-9]{1,2}",
     r"dtce[lmh]?",
+    # matrix sizes: 512x512, 24x24
+    r"\d{1,4}x\d{1,4}",
     # angles / plus-minus / arrows
     r"[-+]?\d{1,3}\u00b0",
     r"\+/-|\+-|-\+",
@@ -111,6 +113,9 @@ signa hdxt avanto ingenia lightspeed vct logiq voluson acuson syngo syngo.via op
 aquilion skyra prisma verio trio achieva brilliance ingenuity biograph senographe selenia affiniti sonoline
 md m.d phd rn rdms rvt rdcs rt(r) mbbs frcr dds np
 scan scans report dose summary capture screen secondary bone stnd detail lung
+comparison prior previous current ga edd lmp hc bpd fl ex mag et bw sl sp tm compressed lossy lossless not for
+diagnostic use preliminary final mdp mci counts count k matrix length bpm cmfn flexion extension frog kub views
+large sfov dfov omnipaque visipaque isovue gadavist dotarem magnevist contrast+ ir stir swi tof mra mrv cta
 """
 
 #: Lower-cased technical words and acronyms (see the module docstring). Phrases are

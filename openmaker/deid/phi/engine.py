@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from .context import PhiContext
-from .document import Document
+from .document import Document, ocr_clean
 from .entities import Span, merge_spans, to_response
 from .header import HeaderRecognizer
 from .institutions import InstitutionRecognizer
@@ -134,7 +134,9 @@ def detect_phi(
     if not text.strip():
         return to_response(text, [])
 
-    doc = Document.from_text(text)
+    # Recognisers read the text with OCR look-alikes undone ("2O07", "CLIN1C"); every
+    # offset is unchanged, and entity texts come from the original.
+    doc = Document.from_text(ocr_clean(text))
     found: list[Span] = []
     for r in _REGISTRY:
         if r.phase == 1:
@@ -157,5 +159,5 @@ def detect_phi(
             cb, ce = (core[1], core[2]) if core[0] else (b, e)
             return any(rb <= cb and ce <= re_ for rb, re_ in ranges)
 
-        spans = merge_spans(spans + strict_spans(doc, spans, allowed))
+        spans = merge_spans(spans + strict_spans(doc, text, spans, allowed))
     return to_response(text, spans)

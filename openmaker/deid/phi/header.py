@@ -73,6 +73,8 @@ class _Index:
         for c in cands:
             self.exact.setdefault(c.value, []).append(c)
         self.strong = [c for c in {c.value + c.type: c for c in cands if not c.weak}.values()]
+        # weak words long enough for a fuzzy match ("CLIN1C" for CLINIC): still need a neighbour
+        self.weak_fuzzy = [c for c in {c.value + c.type: c for c in cands if c.weak and len(c.value) >= 5}.values()]
         self.substring = [c for c in self.strong if len(c.value) >= (5 if c.group == "id" else 4)]
         self.phrases = [c for c in cands if c.phrase]
 
@@ -177,7 +179,12 @@ class HeaderRecognizer(Recognizer):
             return []
         spans = self._dates_times_ages(doc, context)
         spans += self._words(doc, _index(_key(context)))
-        return spans
+        best: dict[tuple[int, int], Span] = {}
+        for s in spans:  # one span per place, the best score
+            k = (s.begin, s.end)
+            if k not in best or s.stronger_than(best[k]):
+                best[k] = s
+        return sorted(best.values(), key=lambda s: s.begin)
 
     # -- dates, times, ages: compare readings, whatever the display format
     def _dates_times_ages(self, doc: Document, ctx: PhiContext) -> list[Span]:
@@ -291,6 +298,12 @@ class HeaderRecognizer(Recognizer):
                     score = 0.95 if d == 1 else 0.9
                     if best is None or score > best[1]:
                         best = (c, score)
+            if best is None:
+                for c in index.weak_fuzzy:
+                    lim = allowed_distance(min(n, len(c.value)))
+                    if lim and abs(len(c.value) - n) <= lim and edit_distance(norm, c.value, lim) <= lim:
+                        best = (c, 0.9)
+                        break
             if best and not trunc:
                 return best
         if trunc and n >= 3:

@@ -356,14 +356,16 @@ class LineContextRecognizer(Recognizer):
     description = "Unknown capitalised words on a line that carries an id, date, age, phone or name: burned-in header lines hold PHI only."
     phase = 2
 
-    _ANCHORS = (ID, DATE, AGE, NAME, PHONE_OR_FAX, EMAIL)
-
     def analyze(self, doc, context, found: Sequence[Span]):
         spans: list[Span] = []
-        anchors = Coverage([s for s in found if s.type in self._ANCHORS and s.score >= 0.6])
+        strong = Coverage([s for s in found if s.type in (ID, NAME, PHONE_OR_FAX, EMAIL) and s.score >= 0.6])
+        weak = Coverage([s for s in found if s.type in (DATE, AGE) and s.score >= 0.6])
         taken = Coverage(found)
         for line in doc.lines:
-            if not line or not any(anchors.word(w) for w in line):
+            if not line:
+                continue
+            by_id = any(strong.word(w) for w in line)
+            if not by_id and not any(weak.word(w) for w in line):
                 continue
             for w in line:
                 if taken.word(w):
@@ -371,6 +373,8 @@ class LineContextRecognizer(Recognizer):
                 core, b, e = w.core()
                 if w.text.endswith(":") or not candidate(core):
                     continue
+                if not by_id and not (core.isupper() or w.truncated):
+                    continue  # on a date line only ALL-CAPS or cut-off words: "Comparison 03/02/2017" stays
                 if w.truncated:
                     e = w.end
                 spans.append(Span(b, e, NAME, 0.5, self.name))

@@ -34,7 +34,7 @@ from .allowlist import UNIT_WORDS, is_technical
 from .context import PhiContext
 from .dates import MONTH_WORDS, find_ages, find_dates, find_times
 from .document import Document, Word, split_parts
-from .entities import ADDRESS, AGE, DATE, EMAIL, GENDER, ID, NAME, PHONE_OR_FAX, PROFESSION, URL, Span
+from .entities import ADDRESS, AGE, DATE, EMAIL, GENDER, ID, NAME, PHONE_OR_FAX, PROFESSION, URL, Span, merge_spans
 from .recognizer import Coverage, Recognizer
 
 # ---------------------------------------------------------------------------- dates
@@ -252,7 +252,7 @@ class AddressRecognizer(Recognizer):
                     if head and head.end() == begin and ":" not in head.group():
                         begin = head.start()
                 spans.append(Span(begin, m.end(), ADDRESS, score, self.name))
-        return spans
+        return merge_spans(spans)
 
 
 # ---------------------------------------------------------------------------- labelled fields

@@ -18,15 +18,15 @@ from .recognizer import Coverage
 STRICT_SCORE = 0.5
 
 
-def strict_spans(doc: Document, found: Sequence[Span], allowed: Callable[[int, int], bool]) -> list[Span]:
-    """Spans for the words not covered by ``found`` that are neither technical nor
-    allowed by the user (``allowed(begin, end)``)."""
+def strict_spans(doc: Document, text: str, found: Sequence[Span], allowed: Callable[[int, int], bool]) -> list[Span]:
+    """Spans for the words not covered by ``found`` that are neither technical (as
+    written in ``text``, the original) nor allowed by the user (``allowed(begin, end)``)."""
     out = []
     taken = Coverage(found)
     for word in doc.words:
         if taken.word(word):
             continue
-        if is_technical(word.text) or allowed(word.begin, word.end):
+        if is_technical(text[word.begin : word.end]) or allowed(word.begin, word.end):
             continue
         out.append(Span(word.begin, word.end, ID, STRICT_SCORE, "strict", low_confidence=True))
     return out
