@@ -123,12 +123,18 @@ large sfov dfov omnipaque visipaque isovue gadavist dotarem magnevist contrast+ 
 TECHNICAL_TERMS: frozenset[str] = frozenset(_TERMS_TEXT.split())
 
 
+def _edge(ch: str) -> bool:
+    """Punctuation or a stray symbol OCR left at a word's edge ("*Renal", "TIS:", "L-M_",
+    "\u00a3X"); units such as "%" and "\u00b0" stay."""
+    return ch in _EDGE or not (ch.isalnum() or ch in "%\u00b0+-/")
+
+
 def _strip(word: str) -> str:
     w = word.strip()
     i, j = 0, len(w)
-    while j > i and w[j - 1] in _EDGE:
+    while j > i and (_edge(w[j - 1]) or w[j - 1] == "-"):  # a trailing dash too: "4.0cm-"
         j -= 1
-    while i < j and w[i] in _EDGE:
+    while i < j and _edge(w[i]):
         i += 1
     return w[i:j]
 

@@ -13,13 +13,15 @@ truncated word ("PATIENTFI...", "CLEVELAN\u2026") starting a value:
   stem of 5+ characters exact / one edit, stem of 3-4 characters        0.95 / 0.90 / 0.85
 cut-off word without ellipsis covering 60%+ of a value (5+ characters)  0.85
 value inside a merged word ("ZZZDOWNTIMEMARY", "MRN48213377")          0.95
+a whole multi-word institution/address value on one line               0.99
 weak part next to a matched one (see below)                            0.85
 =====================================================================  =====
 
 Weak parts count only next to a matched word of the same kind on the same line:
 single-letter initials ("P" of "NEW^P" must not hit "P Med"), name parts that are
 technical words, and generic institution/address words ("CLINIC", "GENERAL", "OF").
-Fuzzy and prefix matches never apply to technical words ("Liver" is not "OLIVER").
+Fuzzy and prefix matches never apply to technical words ("Liver" is not "OLIVER"), nor
+to numbers under 6 digits ("2000" is not the house number "20003").
 
 Names are NAME; ids, station names and other identifiers are ID (phone numbers
 PHONE_OR_FAX); institutions and addresses are ADDRESS; dates and times DATE; ages AGE.

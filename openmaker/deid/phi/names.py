@@ -1,4 +1,4 @@
-"""Person-name recognisers: name lists, "LAST, FIRST" patterns and name context.
+"""Person-name recognisers: name lists, name layouts, initials and name context.
 
 Name lists: Philter's ``firstnames`` and ``lastnames`` (BSD-3-Clause, see
 ``data/README.md``), loaded once on first use. Names that Philter also lists as
@@ -7,17 +7,25 @@ ordinary words (its ``nonames`` list: "mary", "doe", "white", "will") are
 
 Scores:
 
-* word in both name lists, not ambiguous: 0.80; in one list: 0.75;
+* word in both name lists, not ambiguous: 0.80; in one list: 0.75; hyphenated surname
+  with a listed part ("SANCHEZ-MEJIA"): 0.75;
 * truncated word ("CLEVELAN...") whose stem starts a listed name: 0.60;
+* first + last name pair (either order, an initial between allowed) where a word is
+  ambiguous, technical or a month ("Mary White", "SHARP JACOB", "BALL APRIL"): 0.65;
 * "LAST,FIRST" / "LAST, FIRST" / "LAST^FIRST": 0.80 when a part is a listed name,
-  else 0.65;
-* name context: a capitalised, non-technical word right next to a name (score >= 0.6):
-  0.60 if it is a listed (even ambiguous) name, else 0.55;
-* line context: an unknown capitalised word on a line that carries an id, a date, an
-  age or a name ("ZZZ TEST PATIENTFI... 00079241539"): 0.50.
+  else 0.65 ("^" always 0.80);
+* initial + surname ("A. WILSON"): 0.75; up to three names before a credential
+  ("K. WARD MD", "Jane Roe, MD"): 0.80;
+* name context, next to a name scoring >= 0.6: a listed (even ambiguous or technical)
+  name 0.60, another capitalised non-technical word 0.55, an initial 0.55, "LAST," before
+  it 0.60, a technical surname ending an ALL-CAPS "LAST FIRST" line or following a first
+  name at the end of a line ("Jessica Long") 0.55;
+* line context: an unknown capitalised word on a line that carries an id, a name or a
+  phone/e-mail (on a line with only a date or age: ALL-CAPS or cut-off words only), as
+  in "ZZZ TEST PATIENTFI... 00079241539": 0.50.
 
 Only capitalised or ALL-CAPS words are considered; technical words (see
-``allowlist.py``), field labels and month names never are.
+``allowlist.py``), field labels and month names are not, except where said above.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ sex marker "[M]", "(F)"                               0.90
 sex marker "M"/"F" next to a date, age or name        0.85; "Male"/"Female" 0.85
 id: digit run of 8+ / 6-7 / 5 digits                  0.85 / 0.75 / 0.65
 id: letters with 5+ digits ("A20230915-0042")         0.80
+id: dashed digit groups, 7+ digits ("99-922-698")     0.70
+age in months/weeks/days "22M" next to a date/sex     0.75
 date with 2-digit year (slashes/dashes)               0.85, with dots 0.60
 date YYYYMMDD (8 digits)                              0.80
 month + year / day + month                            0.80 / 0.70
