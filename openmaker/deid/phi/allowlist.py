@@ -64,7 +64,7 @@ _TECH_PATTERNS = [
 ]
 _TECH_RE = re.compile("|".join(f"(?:{p})" for p in _TECH_PATTERNS), re.IGNORECASE)
 
-_LONG_DIGITS = re.compile(r"(?<![.,\d])\d{5,}")
+_LONG_DIGITS = re.compile(r"(?<![.,\d])\d{5,}|\d{7,}")  # also "0.40394284": OCR reading "O. 40394284"
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _NUMERIC_GROUPS = re.compile(r"\d+(?:[-/.:]\d+)+")
 _TIME = re.compile(r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:[.,]\d+)?(?:[ap]\.?m\.?)?", re.IGNORECASE)

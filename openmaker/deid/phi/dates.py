@@ -50,6 +50,8 @@ _AGE = re.compile(
     re.IGNORECASE,
 )
 _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
+# An age glued to a sex marker by OCR: "M070Y", "24YF".
+_AGE_GLUED = re.compile(r"(?<![\w.])(?:[MF](?P<n>\d{1,3})(?P<u>Y)[MF]?|(?P<n2>\d{1,3})(?P<u2>Y)[MF])(?![A-Za-z\d])")
 _AGE_OLD = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>days?|d|wks?|weeks?|w|mos?|months?|m)[ -]old(?![A-Za-z])",
     re.IGNORECASE,
@@ -188,14 +190,15 @@ def _unit(u: str) -> str:
 def find_ages(text: str) -> tuple[AgeHit, ...]:
     hits: list[AgeHit] = []
     taken = bytearray(len(text))
-    for rx in (_AGE_OLD, _AGE_DICOM, _AGE):
+    for rx in (_AGE_OLD, _AGE_GLUED, _AGE_DICOM, _AGE):
         for m in rx.finditer(text):
             b, e = m.span()
-            n = int(m.group("n"))
+            groups = m.groupdict()
+            n = int(groups.get("n") or groups.get("n2"))
             if n > 130 or any(taken[b:e]):
                 continue
             taken[b:e] = b"\x01" * (e - b)
-            hits.append(AgeHit(b, e, n, _unit(m.group("u"))))
+            hits.append(AgeHit(b, e, n, _unit(groups.get("u") or groups.get("u2"))))
     hits.sort(key=lambda h: h.begin)
     return tuple(hits)
 

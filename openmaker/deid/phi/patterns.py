@@ -107,7 +107,7 @@ _PHONE = re.compile(
     r"(?<![\d\w/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d/.-]?\d)"
     r"|(?<![\d\w])\+\d{1,3}(?:[ .-]\d{2,4}){2,5}(?![\d])"
 )
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")  # OCR may split off ".org"
 _URL = re.compile(r"(?<![\w@])(?:https?://|www\.)[^\s]+", re.IGNORECASE)
 _DOMAIN = re.compile(
     r"(?<![\w@.])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|mil|io|health|info|us|uk|ca|au|de|fr|nl)(?:/[^\s]*)?(?![\w.])",
