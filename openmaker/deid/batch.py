@@ -116,6 +116,7 @@ class RunOptions:
     pseudonyms: dict[str, str] | None = None
     key: bytes = b""
     ocr_threads: int | None = None
+    enhance: bool = True
 
     def deid_options(self):
         from openmaker.deid.process import DeidOptions
@@ -132,6 +133,7 @@ class RunOptions:
             "mode": self.mode,
             "allow_list": list(self.allow_list),
             "verify": self.verify,
+            "enhance": self.enhance,
             "retain_dates": self.retain_dates,
             "pseudonym_map": bool(self.pseudonyms),
         }

@@ -89,8 +89,13 @@ class TextDetector:
         self._engine = RapidOCR(params=params)
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray) -> list[Line]:
-        """Lines and words of ``image`` (uint8, ``(H, W, 3)`` RGB or ``(H, W)``), in its pixel coordinates."""
+    def detect(self, image: np.ndarray, skip: list[Line] | None = None) -> list[Line]:
+        """Lines and words of ``image`` (uint8, ``(H, W, 3)`` RGB or ``(H, W)``), in its pixel coordinates.
+
+        ``skip``: lines already read on another rendering of the same image; text
+        found again in their place is not recognised a second time (half the cost
+        of a second rendering).
+        """
         if image.ndim == 2:
             image = np.stack([image] * 3, axis=-1)
         if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
@@ -101,10 +106,55 @@ class TextDetector:
         try:
             with self._lock:
                 # RapidOCR takes BGR arrays (OpenCV's order).
-                result = self._engine(np.ascontiguousarray(padded[..., ::-1]))
+                bgr = np.ascontiguousarray(padded[..., ::-1])
+                result = self._engine(bgr) if not skip else self._run_skipping(bgr, skip)
         except Exception as exc:
             raise OcrError(f"text detection failed: {type(exc).__name__}: {exc}") from exc
         return _lines(result, BORDER, width, height)
+
+
+    def _run_skipping(self, bgr: np.ndarray, skip: list[Line]):
+        """RapidOCR's own steps (rapidocr 3.10.0, pinned), leaving out detected boxes that ``skip`` covers."""
+        import copy
+
+        from rapidocr.ch_ppocr_cls import TextClsOutput
+        from rapidocr.utils.output import RapidOCROutput
+        from rapidocr.utils.process_img import map_boxes_to_original
+
+        engine = self._engine
+        original = engine.load_img(bgr)
+        img, record = engine.preprocess_img(original)
+        try:
+            crops, det = engine.detect_and_crop(img, record)
+        except Exception:  # RapidOCRError: nothing detected
+            return RapidOCROutput()
+        height, width = original.shape[:2]
+        mapped = map_boxes_to_original(copy.deepcopy(det.boxes), copy.deepcopy(record), height, width)
+        known = [(l.box[0] + BORDER, l.box[1] + BORDER, l.box[2] + BORDER, l.box[3] + BORDER) for l in skip]
+        keep = [i for i, box in enumerate(mapped) if not _mostly_inside(box, known)]
+        if not keep:
+            return RapidOCROutput()
+        det.boxes = det.boxes[keep]
+        det.scores = [det.scores[i] for i in keep]
+        crops = [crops[i] for i in keep]
+        if engine.use_cls:
+            cls_images, cls = engine.cls_and_rotate(crops)
+        else:
+            cls_images, cls = crops, TextClsOutput()
+        rec = engine.recognize_txt(cls_images)
+        return engine.build_final_output(original, det, cls, rec, crops, record)
+
+
+def _mostly_inside(points, boxes) -> bool:
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    area = max((x1 - x0) * (y1 - y0), 1.0)
+    for a, b, c, d in boxes:
+        overlap = max(0.0, min(x1, c) - max(x0, a)) * max(0.0, min(y1, d) - max(y0, b))
+        if overlap >= 0.8 * area:
+            return True
+    return False
 
 
 def _quiet_rapidocr_logger() -> None:
@@ -177,8 +227,59 @@ def _lines(result, offset: int, width: int, height: int) -> list[Line]:
         if not words or " ".join(w.text for w in words).replace(" ", "") != text.replace(" ", ""):
             # Word boxes that do not spell the line are not trusted: place words by character count.
             words = _split_line(text, box, confidence)
-        lines.append(Line(" ".join(w.text for w in words), confidence, box, polygon, words))
+        words = _join_spaced_letters([Word(_normalise(w.text), w.confidence, w.box) for w in words])
+        words = [w for w in words if w.text]
+        if words:
+            lines.append(Line(" ".join(w.text for w in words), confidence, box, polygon, words))
     return lines
+
+
+def _normalise(text: str) -> str:
+    """Full-width forms to ASCII ("，" -> ","): the recogniser also reads Chinese and may answer in them."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _join_spaced_letters(words: list[Word]) -> list[Word]:
+    """Undo letter spacing: wide monospace text can come back as "H U G H E S , B R Y A N".
+
+    Runs of three or more one-character words that sit close together become
+    one word; a lone punctuation mark ends the word it follows.
+    """
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        j = i
+        while j + 1 < len(words) and _close_letters(words[j], words[j + 1]):
+            j += 1
+        if j - i + 1 < 3:
+            out.append(words[i])
+            i += 1
+            continue
+        current: list[Word] = []
+        for w in words[i : j + 1]:
+            current.append(w)
+            if not w.text.isalnum():  # "HUGHES," then "BRYAN"
+                out.append(_merge(current))
+                current = []
+        if current:
+            out.append(_merge(current))
+        i = j + 1
+    return out
+
+
+def _close_letters(a: Word, b: Word) -> bool:
+    height = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
+    return len(a.text) == 1 and len(b.text) == 1 and b.box[0] - a.box[2] < 0.8 * height
+
+
+def _merge(words: list[Word]) -> Word:
+    return Word(
+        "".join(w.text for w in words),
+        min(w.confidence for w in words),
+        (min(w.box[0] for w in words), min(w.box[1] for w in words), max(w.box[2] for w in words), max(w.box[3] for w in words)),
+    )
 
 
 def _split_spaces(token: str, box) -> list[tuple[str, tuple[float, float, float, float]]]:

@@ -147,3 +147,20 @@ def test_pseudonym_csv(tmp_path):
     path.write_text("00079241539\n")
     with pytest.raises(ValueError, match="line 1: expected two columns"):
         read_pseudonyms(str(path))
+
+
+@pytest.mark.ray
+def test_ray_engine_runs_one_task_per_image(tmp_path):
+    ray = pytest.importorskip("ray")
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.png").write_bytes(encode(render(PHI_LINES)))
+    (source / "bad.png").write_bytes(b"")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        result = run([str(source)], str(tmp_path / "out"), _options(), engine="ray")
+    finally:
+        ray.shutdown()
+    assert result.report["engine"] == "ray"
+    assert (result.report["summary"]["ok"], result.report["summary"]["failed"]) == (1, 1)
+    assert (tmp_path / "out" / "de-id-a.png").is_file() and not (tmp_path / "out" / "de-id-bad.png").exists()

@@ -82,13 +82,28 @@ def test_monochrome1_text_is_read_and_redacted(detector):
     ids=["greyscale", "rgb"],
 )
 def test_real_ultrasounds_lose_their_phi_and_keep_technical_text(detector, path, phi, technical):
+    original = [w for line in detector.detect(deidentify_image.__globals__["load_image"](path.read_bytes()).frames[0]) for w in line.words]
+    boxes = {w.text: w.box for w in original}
+    assert set(phi) <= set(boxes) and set(technical) <= set(boxes)  # OCR reads them all on the original
     result = deidentify_image(path.read_bytes(), path.name, OPTIONS, detector)
-    words = _words(detector, result.frames[0].redacted)
-    assert not [w for w in phi if w in words], words
-    assert all(w in words for w in technical), words
+    rectangles = [r.box for r in result.frames[0].redactions]
+    for word in phi:
+        assert _covered(boxes[word], rectangles) >= 0.95, word
+    for word in technical:
+        assert _covered(boxes[word], rectangles) < 0.5, word
+    after = _words(detector, result.frames[0].redacted)
+    assert not [w for w in phi if w in after], after
     out = pydicom.dcmread(io.BytesIO(result.dicom))
     assert out.BurnedInAnnotation == "NO" and out.PatientIdentityRemoved == "YES"
     assert "ZZZ" not in str(out.get("PatientName", ""))
+
+
+def _covered(box, rectangles) -> float:
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    mask = np.zeros((y1, x1), dtype=bool)
+    for a, b, c, d in rectangles:
+        mask[b:d, a:c] = True
+    return float(mask[y0:y1, x0:x1].mean())
 
 
 def test_verify_redacts_what_a_first_pass_left_or_fails_closed(detector):

@@ -45,6 +45,9 @@ _TIME = re.compile(
     r"(?:[ ]?(?P<ap>[AaPp])\.?[Mm]\.?(?![A-Za-z]))?(?![\d:])"
 )
 
+_TIME_MISREAD = re.compile(
+    r"(?<![\d:.])(?P<h>[01]\d|2[0-3])(?:[ .](?P<m>[0-5]\d)[.:]|:(?P<m2>[0-5]\d)\.)(?P<s>[0-5]\d)(?![\d:.])"
+)
 _AGE = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y|mos?\.?|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
     re.IGNORECASE,
@@ -132,10 +135,13 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
                 readings.add((y, int(a), int(b)))  # M/D/Y
                 readings.add((y, int(b), int(a)))  # D/M/Y
         add(m, readings, "numeric4" if len(c) == 4 or len(a) == 4 else ("numeric2" if m.group("s") != "." else "numeric2dot"))
-    for rx, kind in ((_DMY_TEXT, "text"), (_MDY_TEXT, "text")):
-        for m in rx.finditer(text):
-            mon = _MONTHS[m.group("mon").lower()]
-            add(m, {(y, mon, int(m.group("a"))) for y in _years(m.group("c"))}, kind)
+    # Four-digit years first: in "8. Jan 22. 1940" the date is "Jan 22. 1940", not "8. Jan 22".
+    for four_digit_year in (True, False):
+        for rx in (_DMY_TEXT, _MDY_TEXT):
+            for m in rx.finditer(text):
+                if (len(m.group("c")) == 4) == four_digit_year:
+                    mon = _MONTHS[m.group("mon").lower()]
+                    add(m, {(y, mon, int(m.group("a"))) for y in _years(m.group("c"))}, "text")
     for m in _MY_TEXT.finditer(text):
         add(m, {(int(m.group("c")), _MONTHS[m.group("mon").lower()], None)}, "month_year")
     for m in _DM_TEXT.finditer(text):
@@ -172,6 +178,12 @@ def find_times(text: str) -> tuple[TimeHit, ...]:
         elif s is None and len(m.group("h")) < 2:
             continue  # "1:10" is more likely a ratio or scale than a time
         hits.append(TimeHit(m.start(), m.end(), h, mi, int(s) if s else None, bool(ap)))
+    # OCR drops or swaps a colon: "11 38.57", "11.38:57" -- hours, minutes and seconds all two digits.
+    for m in _TIME_MISREAD.finditer(text):
+        if not any(h.begin < m.end() and m.start() < h.end for h in hits):
+            minute = m.group("m") or m.group("m2")
+            hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(minute), int(m.group("s")), False))
+    hits.sort(key=lambda t: t.begin)
     return tuple(hits)
 
 
