@@ -49,6 +49,8 @@ class Line:
     box: tuple[float, float, float, float]
     polygon: list[tuple[float, float]]
     words: list[Word] = field(default_factory=list)
+    #: Found by the detector but not read (no text, or under the text score): faint or tiny text.
+    unread: bool = False
 
 
 def ensure_bundled_models() -> Path:
@@ -107,14 +109,23 @@ class TextDetector:
             with self._lock:
                 # RapidOCR takes BGR arrays (OpenCV's order).
                 bgr = np.ascontiguousarray(padded[..., ::-1])
-                result = self._engine(bgr) if not skip else self._run_skipping(bgr, skip)
+                result, unread = self._run_steps(bgr, skip or [])
         except Exception as exc:
             raise OcrError(f"text detection failed: {type(exc).__name__}: {exc}") from exc
-        return _lines(result, BORDER, width, height)
+        lines = _lines(result, BORDER, width, height)
+        for points in unread:
+            box = _clip_box(points, BORDER, width, height)
+            if box[2] > box[0] and box[3] > box[1]:
+                lines.append(Line("", 0.0, box, [], [], unread=True))
+        return lines
 
 
-    def _run_skipping(self, bgr: np.ndarray, skip: list[Line]):
-        """RapidOCR's own steps (rapidocr 3.10.0, pinned), leaving out detected boxes that ``skip`` covers."""
+    def _run_steps(self, bgr: np.ndarray, skip: list[Line]):
+        """RapidOCR's own steps (rapidocr 3.10.0, pinned), leaving out detected boxes that ``skip`` covers.
+
+        Returns RapidOCR's output and the boxes it detected but could not read,
+        which RapidOCR itself would drop.
+        """
         import copy
 
         from rapidocr.ch_ppocr_cls import TextClsOutput
@@ -127,22 +138,27 @@ class TextDetector:
         try:
             crops, det = engine.detect_and_crop(img, record)
         except Exception:  # RapidOCRError: nothing detected
-            return RapidOCROutput()
+            return RapidOCROutput(), []
         height, width = original.shape[:2]
         mapped = map_boxes_to_original(copy.deepcopy(det.boxes), copy.deepcopy(record), height, width)
         known = [(l.box[0] + BORDER, l.box[1] + BORDER, l.box[2] + BORDER, l.box[3] + BORDER) for l in skip]
         keep = [i for i, box in enumerate(mapped) if not _mostly_inside(box, known)]
         if not keep:
-            return RapidOCROutput()
+            return RapidOCROutput(), []
         det.boxes = det.boxes[keep]
         det.scores = [det.scores[i] for i in keep]
         crops = [crops[i] for i in keep]
+        mapped = [mapped[i] for i in keep]
         if engine.use_cls:
             cls_images, cls = engine.cls_and_rotate(crops)
         else:
             cls_images, cls = crops, TextClsOutput()
         rec = engine.recognize_txt(cls_images)
-        return engine.build_final_output(original, det, cls, rec, crops, record)
+        unread = [
+            mapped[i] for i, (text, score) in enumerate(zip(rec.txts, rec.scores))
+            if not str(text).strip() or float(score) < engine.text_score
+        ]  # fmt: skip
+        return engine.build_final_output(original, det, cls, rec, crops, record), unread
 
 
 def _mostly_inside(points, boxes) -> bool:
@@ -295,6 +311,7 @@ def detect_text_response(lines: list[Line], width: int, height: int) -> dict:
     ``ParentId`` is their line's ``Id``; geometry is relative to the image size.
     """
     detections: list[dict] = []
+    lines = [line for line in lines if not line.unread]
     for i, line in enumerate(lines):
         detections.append(
             {

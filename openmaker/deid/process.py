@@ -17,13 +17,15 @@ import numpy as np
 from openmaker.deid.errors import DeidError, DetectionError
 from openmaker.deid.images import LoadedImage, load_image
 from openmaker.deid.ocr import Line, TextDetector, detect_text_response, shared_detector
-from openmaker.deid.redact import Redaction, draw, encode_png, ocr_text, parse_color, redactions_for
+from openmaker.deid.redact import Redaction, draw, encode_png, ocr_text, pad_box, parse_color, redactions_for
 
 MODES = ("default", "strict")
 #: OCR confidences (0..100) under which a word, or every word of a line, counts as unreadable.
 #: Unreadable text cannot be shown not to be PHI, so it is redacted unless it reads as technical.
 UNREADABLE_WORD = 60.0
 UNREADABLE_LINE = 70.0
+#: Score of text the detector found but the recogniser could not read at all (redacted: it may be PHI).
+UNREAD_SCORE = 0.5
 
 
 class VerifyError(DeidError):
@@ -124,8 +126,22 @@ def find_phi(lines: list[Line], width: int, height: int, options: DeidOptions, c
         phi = detect_phi(text, context=context, mode=options.mode, allow_list=options.allow_list)
     except Exception as exc:
         raise DetectionError(f"PHI detection failed: {type(exc).__name__}: {exc}") from exc
-    phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max(64.0, 0.1 * height))
-    return phi, redactions_for(phi["Entities"], spans, width, height, options.threshold)
+    max_height = max(64.0, 0.1 * height)
+    phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max_height)
+    redactions = redactions_for(phi["Entities"], spans, width, height, options.threshold)
+    if options.threshold <= UNREAD_SCORE:
+        redactions += [
+            Redaction("ID", UNREAD_SCORE, pad_box(line.box, width, height))
+            for line in lines
+            if line.unread and _text_shaped(line.box, max_height, width)
+        ]
+    return phi, redactions
+
+
+def _text_shaped(box, max_height: float, width: int) -> bool:
+    """A box that can be a line of text (the detector sometimes outlines a whole ultrasound sector)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return 0 < h <= max_height and w <= 0.9 * width
 
 
 def _with_unreadable(entities: list[dict], lines: list[Line], spans, text: str, max_height: float) -> list[dict]:

@@ -46,7 +46,7 @@ def ocr_text(lines: list[Line]) -> tuple[str, list[tuple[int, int, Word]]]:
     parts: list[str] = []
     spans: list[tuple[int, int, Word]] = []
     pos = 0
-    for i, line in enumerate(lines):
+    for i, line in enumerate(line for line in lines if not line.unread):
         if i:
             parts.append("\n")
             pos += 1
