@@ -1,6 +1,6 @@
 """Recall, leaks and text kept on a held-out synthetic set (a seed never used while tuning).
 
-    .venv/bin/python benchmarks/deid/recall.py [--images 200] [--seed 20261124] [--mode default]
+    .venv/bin/python benchmarks/deid/recall.py [--images 200] [--seed 20261124] [--mode default] [--ocr rapidocr,tesseract]
 
 Writes results/recall-<mode>-seed<seed>.{md,json,png}. Tuning used seeds 1-99;
 the held-out seed is recorded here and in docs/benchmarks.md.
@@ -24,6 +24,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--mode", default="default")
     parser.add_argument("--keep", type=Path, help="keep the dataset and outputs here")
+    parser.add_argument("--ocr", default="rapidocr", help="rapidocr, or rapidocr,tesseract")
     args = parser.parse_args()
     from openmaker.deid.evaluate import evaluate
     from openmaker.deid.scoring import format_markdown
@@ -33,9 +34,11 @@ def main() -> int:
     dataset = work / f"synth-{args.seed}"
     if not (dataset / "ground_truth.json").is_file():
         generate(dataset, args.images, seed=args.seed, size=1024, progress=True)
-    metrics, where = evaluate(dataset, work / f"eval-{args.mode}", mode=args.mode, progress=True)
+    engines = tuple(e.strip() for e in args.ocr.split(","))
+    suffix = "" if engines == ("rapidocr",) else "-" + "+".join(engines)
+    metrics, where = evaluate(dataset, work / f"eval-{args.mode}{suffix}", mode=args.mode, progress=True, engines=engines)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"recall-{args.mode}-seed{args.seed}"
+    stem = RESULTS / f"recall-{args.mode}{suffix}-seed{args.seed}"
     stem.with_suffix(".json").write_text(json.dumps(metrics, indent=2) + "\n")
     stem.with_suffix(".md").write_text(format_markdown(metrics) + "\n")
     shutil.copy(where / "eval.png", stem.with_suffix(".png"))

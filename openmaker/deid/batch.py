@@ -117,6 +117,7 @@ class RunOptions:
     key: bytes = b""
     ocr_threads: int | None = None
     enhance: bool = True
+    engines: tuple[str, ...] = ("rapidocr",)
 
     def deid_options(self):
         from openmaker.deid.process import DeidOptions
@@ -134,6 +135,7 @@ class RunOptions:
             "allow_list": list(self.allow_list),
             "verify": self.verify,
             "enhance": self.enhance,
+            "engines": list(self.engines),
             "retain_dates": self.retain_dates,
             "pseudonym_map": bool(self.pseudonyms),
         }

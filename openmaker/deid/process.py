@@ -20,6 +20,7 @@ from openmaker.deid.ocr import Line, TextDetector, detect_text_response, shared_
 from openmaker.deid.redact import Redaction, draw, encode_png, ocr_text, pad_box, parse_color, redactions_for
 
 MODES = ("default", "strict")
+ENGINES = ("rapidocr", "tesseract")
 #: OCR confidences (0..100) under which a word, or every word of a line, counts as unreadable.
 #: Unreadable text cannot be shown not to be PHI, so it is redacted unless it reads as technical.
 UNREADABLE_WORD = 60.0
@@ -54,9 +55,20 @@ class DeidOptions:
     #: Also read a local-contrast-enhanced copy of each frame (CLAHE): finds faint and small text
     #: the plain frame hides, for about twice the OCR time.
     enhance: bool = True
+    #: OCR engines: RapidOCR always; Tesseract (Debian's tesseract-ocr) adds faint text, at about twice the time.
+    engines: tuple[str, ...] = ("rapidocr",)
 
     def __post_init__(self) -> None:
         self.color = parse_color(self.color)
+        self.engines = tuple(self.engines)
+        unknown = [e for e in self.engines if e not in ENGINES]
+        if unknown or "rapidocr" not in self.engines:
+            raise ValueError(f"unknown OCR engines {unknown or list(self.engines)}: use rapidocr, optionally with tesseract")
+        if "tesseract" in self.engines:
+            from openmaker.deid.tesseract import available
+
+            if not available():
+                raise ValueError("the tesseract engine needs the tesseract program (Debian: apt-get install tesseract-ocr)")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; use one of: {', '.join(MODES)}")
         if not 0.0 <= float(self.threshold) <= 1.0:
@@ -117,8 +129,14 @@ def phi_context(image: LoadedImage):
     return PhiContext.from_dataset(image.dicom.dataset)
 
 
-def find_phi(lines: list[Line], width: int, height: int, options: DeidOptions, context) -> tuple[dict, list[Redaction]]:
-    """``DetectPHI`` on the OCR text of ``lines``, and the word boxes to redact."""
+def find_phi(
+    lines: list[Line], width: int, height: int, options: DeidOptions, context, unreadable: bool = True
+) -> tuple[dict, list[Redaction]]:
+    """``DetectPHI`` on the OCR text of ``lines``, and the word boxes to redact.
+
+    ``unreadable``: also redact what the OCR could barely read (RapidOCR's confidences
+    mean that; Tesseract's low confidences are mostly texture read as letters).
+    """
     from openmaker.deid.phi import detect_phi
 
     text, spans = ocr_text(lines)
@@ -127,9 +145,10 @@ def find_phi(lines: list[Line], width: int, height: int, options: DeidOptions, c
     except Exception as exc:
         raise DetectionError(f"PHI detection failed: {type(exc).__name__}: {exc}") from exc
     max_height = max(64.0, 0.1 * height)
-    phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max_height)
+    if unreadable:
+        phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max_height)
     redactions = redactions_for(phi["Entities"], spans, width, height, options.threshold)
-    if options.threshold <= UNREAD_SCORE:
+    if unreadable and options.threshold <= UNREAD_SCORE:
         redactions += [
             Redaction("ID", UNREAD_SCORE, pad_box(line.box, width, height))
             for line in lines
@@ -205,10 +224,27 @@ def _redact_frame(
         view_lines = detector.detect(view, skip=[line for line in lines if line.confidence >= 90.0])
         timings["ocr"] += time.perf_counter() - t0
         redactions += find_phi(view_lines, width, height, options, context)[1]
+    if "tesseract" in options.engines:
+        t0 = time.perf_counter()
+        extra_lines = _tesseract().detect(frame)
+        timings["ocr"] += time.perf_counter() - t0
+        redactions += find_phi(extra_lines, width, height, options, context, unreadable=False)[1]
     result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
     if options.verify:
         _verify(result, frame, views, options, detector, context, timings)
     return result
+
+
+_tesseract_detector = None
+
+
+def _tesseract():
+    global _tesseract_detector
+    if _tesseract_detector is None:
+        from openmaker.deid.tesseract import TesseractDetector
+
+        _tesseract_detector = TesseractDetector()
+    return _tesseract_detector
 
 
 def _verify(result: FrameResult, frame, views, options: DeidOptions, detector: TextDetector, context, timings) -> None:
