@@ -21,8 +21,9 @@ def pages(server) -> list[Page]:
     return [
         Page(
             "De-identification",
-            f"{server.url('inference')}/predictions/{SAMPLE_MODEL}",
-            "POST a PNG, JPEG, TIFF or DICOM image: the PHI burned into it comes back redacted",
+            f"{server.url('inference')}/docs",
+            f"model '{SAMPLE_MODEL}': POST a PNG, JPEG, TIFF or DICOM image to /predictions/{SAMPLE_MODEL}; "
+            "it comes back with the burned-in PHI redacted (Accept: application/json for the detections)",
         )
     ]
 
