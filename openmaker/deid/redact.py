@@ -111,7 +111,7 @@ def _spare(box, core, kept_words) -> tuple[int, int, int, int]:
                 y1 = max(int(np.ceil(cy1)), int(np.floor(ky0)))
             elif ky1 <= cy1 - 0.5 * (cy1 - cy0) and y0 < ky1:
                 y0 = min(int(np.floor(cy0)), int(np.ceil(ky1)))
-        elif ky0 < cy1 and cy0 < ky1:  # same line: a neighbour left or right
+        elif min(ky1, cy1) - max(ky0, cy0) >= 0.5 * min(ky1 - ky0, cy1 - cy0):  # same line: left or right
             if kx0 >= cx1 and x1 > kx0:
                 x1 = max(int(np.ceil(cx1)), int(np.floor(kx0)))
             elif kx1 <= cx0 and x0 < kx1:

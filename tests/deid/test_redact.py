@@ -76,3 +76,15 @@ def test_png_carries_dpi():
     data = encode_png(np.zeros((4, 4, 3), dtype=np.uint8), 150)
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG" and round(image.info["dpi"][0]) == 150
+
+
+def test_padding_stays_off_kept_words_of_tight_neighbouring_lines():
+    # A PHI line and a technical line packed tight, as on ultrasound headers.
+    phi = Word("08/29/1951", 99, (100, 0, 180, 23))
+    kept = Word("TIS0.0", 99, (100, 21, 170, 47))
+    lines = [Line("08/29/1951", 99, phi.box, [], [phi]), Line("TIS0.0", 99, kept.box, [], [kept])]
+    text, spans = ocr_text(lines)
+    (redaction,) = redactions_for([_entity(text, 0, 10, type_="DATE")], spans, 400, 100, threshold=0.0)
+    x0, y0, x1, y1 = redaction.box
+    assert y1 == 23  # not into the kept line below (padding would reach 28)
+    assert x0 < 100 and x1 > 180  # sideways padding kept

@@ -48,13 +48,22 @@ _TIME = re.compile(
 _TIME_MISREAD = re.compile(
     r"(?<![\d:.])(?P<h>[01]\d|2[0-3])(?:[ .](?P<m>[0-5]\d)[.:]|:(?P<m2>[0-5]\d)\.)(?P<s>[0-5]\d)(?![\d:.])"
 )
+# A clock time with AM/PM that OCR glued to what precedes it ("2007-07-2811:17 AM") or gave a
+# third seconds digit ("08:06:440AM"): the time and its AM/PM are still PHI.
+# Not inside a plain 24-hour time: "13:45 PM" is no time at all.
+_TIME_GLUED = re.compile(
+    r"(?<![\s:(\[]\d)(?<!^\d)\d:[0-5]\d(?::\d{2,3})?[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
+    r"|(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d:\d{3}[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
+)
 _AGE = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y|mos?\.?|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
     re.IGNORECASE,
 )
 _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
 # An age glued to a sex marker by OCR: "M070Y", "24YF".
-_AGE_GLUED = re.compile(r"(?<![\w.])(?:[MF](?P<n>\d{1,3})(?P<u>Y)[MF]?|(?P<n2>\d{1,3})(?P<u2>Y)[MF])(?![A-Za-z\d])")
+_AGE_GLUED = re.compile(
+    r"(?<![\w.])(?:[MF](?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
+)
 _AGE_OLD = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>days?|d|wks?|weeks?|w|mos?|months?|m)[ -]old(?![A-Za-z])",
     re.IGNORECASE,
@@ -183,6 +192,9 @@ def find_times(text: str) -> tuple[TimeHit, ...]:
         if not any(h.begin < m.end() and m.start() < h.end for h in hits):
             minute = m.group("m") or m.group("m2")
             hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(minute), int(m.group("s")), False))
+    for m in _TIME_GLUED.finditer(text):
+        if not any(h.begin <= m.start() and m.end() <= h.end for h in hits):
+            hits.append(TimeHit(m.start(), m.end(), 0, 0, None, True))
     hits.sort(key=lambda t: t.begin)
     return tuple(hits)
 

@@ -230,7 +230,8 @@ _CITY_STATE_ZIP = re.compile(
 _PO_BOX = re.compile(r"\bP\.?[ ]?O\.?[ ]?Box[ ]+\d+", re.IGNORECASE)
 # What may stand before "City, ST 12345" on the same line and still be the address:
 # "7249 Bradley Village Suite 828, " - a house number, words, unit numbers, commas.
-_ADDRESS_HEAD = re.compile(r"\d{1,6}[A-Za-z]?(?:[ ]+[A-Za-z0-9#.'-]+){1,8},?[ ]*$")
+# OCR may glue the house number to the street: "5174Moore Rapids, ".
+_ADDRESS_HEAD = re.compile(r"\d{1,6}(?:[A-Za-z]?(?:[ ]+[A-Za-z0-9#.'-]+){1,8}|[A-Z][a-z]+(?:[ ]+[A-Za-z0-9#.'-]+){0,7}),?[ ]*$")
 
 
 class AddressRecognizer(Recognizer):
