@@ -77,7 +77,9 @@ def plan(inputs: Iterable[str], out: str | None = None) -> list[Task]:
     seen_outputs: set[str] = set()
     for given in inputs:
         given = os.fspath(given)
-        if not storage.is_remote(given) and not given.startswith("file://"):
+        if given.startswith("file://"):
+            given = given[len("file://") :]  # file:///data/scans -> /data/scans
+        if not storage.is_remote(given):
             given = os.path.abspath(os.path.expanduser(given))
         if not storage.exists(given):
             raise FileNotFoundError(f"no such file, folder or prefix: {given}")

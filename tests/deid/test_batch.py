@@ -45,6 +45,8 @@ def test_plan_names_outputs_and_keeps_layout(folder, tmp_path):
     assert tasks["scan.png"].png() == str(tmp_path / "out" / "de-id-scan.png.png")
     with pytest.raises(FileNotFoundError, match="no such file"):
         plan([str(tmp_path / "missing")])
+    # file:// URIs are local paths.
+    assert [t.input for t in plan([f"file://{folder}/scan.png"])] == [str(folder / "scan.png")]
 
 
 def test_folder_run_fails_closed_and_reports_without_phi(folder, tmp_path):
