@@ -55,7 +55,7 @@ def main() -> int:
     rows[1]["per_core"] = round(rows[1]["images_per_second"] / cores, 3)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps({"cores": cores, "rows": rows}, indent=2) + "\n")
-    print(f"| workers | OCR threads | images | images/s | images/s per core | median s/image |\n|---|---|---|---|---|---|")
+    print("| workers | OCR threads | images | images/s | images/s per core | median s/image |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['workers']} | {r['ocr_threads']} | {r['images']} | {r['images_per_second']} | {r['per_core']} | {r['median_seconds_per_image']} |")
     return 0
