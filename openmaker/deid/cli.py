@@ -37,7 +37,8 @@ app = typer.Typer(
     cls=_DefaultRun,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="De-identify medical images (PNG, JPEG, TIFF, DICOM): find burned-in PHI, redact it, clean DICOM headers.",
+    help="De-identify medical images (PNG, JPEG, TIFF, DICOM): find burned-in PHI, redact it, clean DICOM headers. "
+    "'openmaker deid IMAGE_OR_DIR_OR_URI ...' is short for 'openmaker deid run ...'.",
 )
 
 
