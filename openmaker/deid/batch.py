@@ -193,6 +193,12 @@ def _remove_partial_outputs(task: Task) -> None:
 # --- worker processes ------------------------------------------------------------
 
 
+def _lost(task: Task, exc: BaseException) -> dict[str, Any]:
+    """The report entry of an image whose worker died before answering."""
+    _remove_partial_outputs(task)
+    return {"input": task.input, "status": "failed", "error": {"stage": "worker", "message": f"the worker died: {type(exc).__name__}: {exc}"}}
+
+
 def _init_worker(threads: int) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     from openmaker.deid.ocr import shared_detector
@@ -213,9 +219,12 @@ def _run_local(tasks: list[Task], options: RunOptions, workers: int, force: bool
     # spawn: a forked child would inherit onnxruntime's thread pools in whatever state they are.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = [pool.submit(process_task, task, options, force) for task in tasks]
+        futures = {pool.submit(process_task, task, options, force): task for task in tasks}
         for future in as_completed(futures):
-            on_done(future.result())
+            try:
+                on_done(future.result())
+            except Exception as exc:  # the worker process died (killed, out of memory): that image failed
+                on_done(_lost(futures[future], exc))
 
 
 def _run_ray(tasks: list[Task], options: RunOptions, force: bool, on_done: Callable[[dict], None]):
@@ -228,11 +237,15 @@ def _run_ray(tasks: list[Task], options: RunOptions, force: bool, on_done: Calla
         ray.init(address=address) if address else ray.init(include_dashboard=False)
     options = RunOptions(**{**asdict(options), "ocr_threads": options.ocr_threads or 1})
     remote = ray.remote(num_cpus=1, max_retries=1)(process_task)
-    pending = [remote.remote(task, options, force) for task in tasks]
+    refs = {remote.remote(task, options, force): task for task in tasks}
+    pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         for ref in done:
-            on_done(ray.get(ref))
+            try:
+                on_done(ray.get(ref))
+            except Exception as exc:  # the task's worker died: that image failed
+                on_done(_lost(refs[ref], exc))
 
 
 # --- the run ---------------------------------------------------------------------

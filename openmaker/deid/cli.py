@@ -114,7 +114,7 @@ def run_command(
     options = _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr)
     try:
         result = run(inputs, out_uri, options, workers=workers, engine=engine, force=force, report=report, progress=not quiet)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # missing or unreadable inputs, an unreachable store
         _bad_input(str(exc))
     except ModuleNotFoundError as exc:
         _bad_input(str(exc))
@@ -162,7 +162,10 @@ def watch_command(
 
     err.print(f"watching {escape(source)} every {interval:g}s; reports go to {escape(target)}/{WATCH_REPORT}; Ctrl-C stops")
     try:
-        watch(source, target, options, interval=interval, on_record=show)
+        watch(
+            source, target, options, interval=interval, on_record=show,
+            on_error=lambda message: err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True),
+        )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         _bad_input(str(exc))
     except KeyboardInterrupt:

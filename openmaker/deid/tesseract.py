@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import subprocess
 import tempfile
@@ -51,7 +52,7 @@ class TesseractDetector:
         with tempfile.TemporaryDirectory(prefix="openmaker-tesseract-") as tmp:
             path = Path(tmp) / "frame.png"
             Image.fromarray(padded).save(path, compress_level=1)
-            env = {"OMP_THREAD_LIMIT": str(self.threads or 1), "PATH": "/usr/bin:/bin"}
+            env = {**os.environ, "OMP_THREAD_LIMIT": str(self.threads or 1)}  # keeps TESSDATA_PREFIX
             try:
                 done = subprocess.run(
                     [self.program, str(path), "-", "-l", self.language, "--psm", "11", "tsv"],

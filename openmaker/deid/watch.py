@@ -37,6 +37,7 @@ def watch(
     stop: threading.Event | None = None,
     on_record: Callable[[dict], None] | None = None,
     max_polls: int | None = None,
+    on_error: Callable[[str], None] | None = None,
 ) -> int:
     """Watch ``source`` until ``stop`` is set (or ``max_polls`` listings); returns images processed."""
     options = options or RunOptions()
@@ -53,12 +54,17 @@ def watch(
     while not stop.is_set():
         polls += 1
         current: dict[str, tuple] = {}
-        tasks: list[Task] = plan([source], out) if storage.exists(source) else []
-        for task in tasks:
-            try:
-                current[task.input] = _fingerprint(task.input)
-            except FileNotFoundError:
-                continue
+        try:
+            tasks: list[Task] = plan([source], out) if storage.exists(source) else []
+            for task in tasks:
+                try:
+                    current[task.input] = _fingerprint(task.input)
+                except FileNotFoundError:
+                    continue
+        except OSError as exc:  # a store that is briefly unreachable must not end a long-running watch
+            if on_error is not None:
+                on_error(f"cannot list {source}: {exc}; trying again in {interval:g}s")
+            tasks = []
         for task in tasks:
             mark = current.get(task.input)
             if mark is None or previous.get(task.input) != mark or failed.get(task.input) == mark:

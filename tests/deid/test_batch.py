@@ -166,3 +166,15 @@ def test_ray_engine_runs_one_task_per_image(tmp_path):
     assert result.report["engine"] == "ray"
     assert (result.report["summary"]["ok"], result.report["summary"]["failed"]) == (1, 1)
     assert (tmp_path / "out" / "de-id-a.png").is_file() and not (tmp_path / "out" / "de-id-bad.png").exists()
+
+
+def test_an_image_whose_worker_died_is_failed_and_leaves_nothing(tmp_path):
+    from openmaker.deid.batch import Task, _lost
+
+    task = Task(str(tmp_path / "us.dcm"), str(tmp_path / "out"), "us")
+    (tmp_path / "out").mkdir()
+    Path(task.dicom()).write_bytes(b"half written")  # the DICOM goes first, the main PNG never came
+    record = _lost(task, RuntimeError("A process in the process pool was terminated abruptly"))
+    assert record["status"] == "failed" and record["error"]["stage"] == "worker"
+    assert "terminated abruptly" in record["error"]["message"]
+    assert not Path(task.dicom()).exists()
