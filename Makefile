@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+MEDSPACY := medspacy==1.3.1 PyRuSH==1.0.13 medspacy_quickumls==3.2
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
 .PHONY: demo test install browser clean
@@ -12,6 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# The CPU build of torch first: any torch-dependent package must not pull a CUDA one.
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# medspaCy's own pins (spacy<3.8 on Python 3.11) would downgrade numpy; its code runs on spaCy 3.8.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt $(MEDSPACY)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -1,0 +1,163 @@
+"""Context and sections with medspaCy: ConText (negation, uncertainty, history, family) and the sectionizer.
+
+medspaCy runs on a blank spaCy English pipeline (no model to download). Its
+default rules are extended with the shorthand clinicians write ("neg for",
+"no e/o", "r/o", "h/o", "s/p", "FHx:", "A/P:"). Sentences end at line breaks as
+well as at full stops, so a negation on one line never reaches the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+_lock = threading.Lock()
+
+NEGATION_SHORTHAND = (
+    ("neg for", "FORWARD"), ("negative for", "FORWARD"), ("no e/o", "FORWARD"), ("no evidence of", "FORWARD"),
+    ("no s/s of", "FORWARD"), ("no signs of", "FORWARD"), ("w/o", "FORWARD"), ("without", "FORWARD"),
+    ("denies", "FORWARD"), ("denied", "FORWARD"), ("no hx of", "FORWARD"), ("no h/o", "FORWARD"),
+    ("no history of", "FORWARD"), ("never had", "FORWARD"), ("not on", "FORWARD"), ("ruled out", "BACKWARD"),
+    ("r/o'd", "BACKWARD"), ("neg", "BACKWARD"), ("negative", "BACKWARD"), ("unremarkable", "BACKWARD"),
+    ("no", "FORWARD"), ("nor", "FORWARD"), ("not", "FORWARD"), ("free of", "FORWARD"),
+    ("ruled out for", "FORWARD"),
+)
+UNCERTAIN_SHORTHAND = (
+    ("r/o", "FORWARD"), ("rule out", "FORWARD"), ("to rule out", "FORWARD"), ("?", "FORWARD"),
+    ("concern for", "FORWARD"), ("concerning for", "FORWARD"), ("possible", "FORWARD"), ("possibly", "FORWARD"),
+    ("probable", "FORWARD"), ("questionable", "FORWARD"), ("suspect", "FORWARD"), ("suspected", "FORWARD"),
+    ("vs", "BIDIRECTIONAL"), ("versus", "BIDIRECTIONAL"), ("c/f", "FORWARD"), ("eval for", "FORWARD"),
+    ("evaluate for", "FORWARD"), ("if", "FORWARD"), ("return if", "FORWARD"), ("should", "FORWARD"),
+    ("risk of", "FORWARD"), ("at risk for", "FORWARD"), ("screen for", "FORWARD"), ("screening for", "FORWARD"),
+    ("monitor for", "FORWARD"), ("watch for", "FORWARD"), ("consider", "FORWARD"), ("may have", "FORWARD"),
+    ("cannot exclude", "FORWARD"), ("can't r/o", "FORWARD"), ("ddx", "FORWARD"), ("differential", "FORWARD"),
+)
+HISTORY_SHORTHAND = (
+    ("h/o", "FORWARD"), ("hx of", "FORWARD"), ("hx", "FORWARD"), ("history of", "FORWARD"), ("s/p", "FORWARD"),
+    ("status post", "FORWARD"), ("prior", "FORWARD"), ("previous", "FORWARD"), ("remote", "FORWARD"),
+    ("pmh", "FORWARD"), ("pmhx", "FORWARD"), ("psh", "FORWARD"), ("in the past", "BACKWARD"), ("years ago", "BACKWARD"),
+    ("yrs ago", "BACKWARD"), ("as a child", "BACKWARD"), ("in childhood", "BACKWARD"), ("childhood", "FORWARD"),
+)
+FAMILY_SHORTHAND = (
+    ("fhx", "FORWARD"), ("fh", "FORWARD"), ("family hx", "FORWARD"), ("family history", "FORWARD"),
+    ("mother", "BIDIRECTIONAL"), ("father", "BIDIRECTIONAL"), ("mom", "BIDIRECTIONAL"), ("dad", "BIDIRECTIONAL"),
+    ("brother", "BIDIRECTIONAL"), ("sister", "BIDIRECTIONAL"), ("sibling", "BIDIRECTIONAL"),
+    ("maternal", "FORWARD"), ("paternal", "FORWARD"), ("grandmother", "BIDIRECTIONAL"),
+    ("grandfather", "BIDIRECTIONAL"), ("uncle", "BIDIRECTIONAL"), ("aunt", "BIDIRECTIONAL"), ("son", "BIDIRECTIONAL"),
+    ("daughter", "BIDIRECTIONAL"), ("parents", "BIDIRECTIONAL"), ("fam hx", "FORWARD"),
+)
+TERMINATE = (
+    ("but", "TERMINATE"), ("however", "TERMINATE"), ("though", "TERMINATE"), ("although", "TERMINATE"),
+    ("presents with", "TERMINATE"), ("presenting with", "TERMINATE"), ("now with", "TERMINATE"),
+    ("c/o", "TERMINATE"), ("complains of", "TERMINATE"), ("admitted for", "TERMINATE"), ("here for", "TERMINATE"),
+    ("which", "TERMINATE"), ("secondary to", "TERMINATE"), ("2/2", "TERMINATE"), ("due to", "TERMINATE"),
+    ("and now", "TERMINATE"), ("on", "TERMINATE"), ("started", "TERMINATE"), ("; ", "TERMINATE"),
+)
+SECTIONS = (
+    ("history_of_present_illness", ("HPI", "History of present illness", "Hx of present illness", "Interval history",
+                                    "Interval hx", "Subjective", "S")),
+    ("past_medical_history", ("PMH", "PMHx", "Past medical history", "Past med hx", "Medical history", "PSH",
+                              "Past surgical history", "Surgical history", "Past history", "Hx")),
+    ("family_history", ("FHx", "FH", "Family history", "Family hx", "Fam hx")),
+    ("social_history", ("SHx", "SH", "Social history", "Social hx", "Soc hx")),
+    ("medications", ("Meds", "Medications", "Home meds", "Current meds", "Discharge meds", "Admission meds", "Rx")),
+    ("allergies", ("Allergies", "All", "NKDA", "Allergy")),
+    ("review_of_systems", ("ROS", "Review of systems")),
+    ("physical_exam", ("PE", "Exam", "Physical exam", "O", "Objective")),
+    ("labs_and_studies", ("Labs", "Lab", "Studies", "Imaging", "Results", "Data", "Micro")),
+    ("observation_and_plan", ("A/P", "A&P", "Assessment and plan", "Assessment & plan", "Assessment", "Plan",
+                              "Impression", "Impression/plan", "Dispo", "Disposition", "Recs", "Recommendations", "A",
+                              "P")),
+    ("hospital_course", ("Hospital course", "Hosp course", "ED course", "Course")),
+    ("chief_complaint", ("CC", "Chief complaint", "Reason for visit", "RFV", "Reason for consult")),
+    ("diagnoses", ("Dx", "Diagnoses", "Discharge dx", "Discharge diagnoses", "Admitting dx", "Final dx")),
+)
+
+
+@dataclass
+class Context:
+    negated: bool = False
+    hypothetical: bool = False
+    historical: bool = False
+    family: bool = False
+    section: str | None = None
+
+
+@lru_cache(maxsize=1)
+def pipeline():
+    """The spaCy pipeline (built once per process): tokenizer, line-aware sentences, ConText, sectionizer."""
+    with _lock:
+        import logging
+
+        logging.getLogger("PyRuSH").setLevel(logging.WARNING)
+        try:
+            from loguru import logger
+
+            logger.remove()
+        except Exception:  # loguru is PyRuSH's; without it there is nothing to silence
+            pass
+        import medspacy  # noqa: F401  (registers the components)
+        import spacy
+        from medspacy.context import ConTextRule
+        from medspacy.section_detection import SectionRule
+        from spacy.language import Language
+
+        if not Language.has_factory("openmaker_lines"):
+
+            @Language.component("openmaker_lines")
+            def _lines(doc):
+                for i, token in enumerate(doc):
+                    if i == 0:
+                        token.is_sent_start = True
+                        continue
+                    prev = doc[i - 1]
+                    token.is_sent_start = "\n" in prev.text or (
+                        prev.text in (".", "!", "?") and not token.is_lower and not token.like_num
+                    )
+                return doc
+
+        nlp = spacy.blank("en")
+        nlp.add_pipe("openmaker_lines")
+        context = nlp.add_pipe("medspacy_context", config={"input_span_type": "group", "span_group_name": "om"})
+        rules = []
+        for category, items in (
+            ("NEGATED_EXISTENCE", NEGATION_SHORTHAND), ("POSSIBLE_EXISTENCE", UNCERTAIN_SHORTHAND),
+            ("HISTORICAL", HISTORY_SHORTHAND), ("FAMILY", FAMILY_SHORTHAND),
+        ):  # fmt: skip
+            rules += [ConTextRule(literal, category, direction=direction) for literal, direction in items]
+        rules += [ConTextRule(literal, "TERMINATE", direction="TERMINATE") for literal, _ in TERMINATE]
+        context.add(rules)
+        sectionizer = nlp.add_pipe(
+            "medspacy_sectionizer", config={"input_span_type": "group", "span_group_name": "om"}
+        )
+        section_rules = []
+        for category, literals in SECTIONS:
+            for literal in literals:
+                section_rules.append(SectionRule(f"{literal}:", category, pattern=None))
+        sectionizer.add(section_rules)
+        return nlp
+
+
+def apply_context(text: str, spans: list[tuple[int, int]]) -> list[Context]:
+    """ConText flags and the section of each ``(begin, end)`` character span of ``text``."""
+    nlp = pipeline()
+    doc = nlp.make_doc(text)
+    group, where = [], []
+    for i, (b, e) in enumerate(spans):
+        span = doc.char_span(b, e, alignment_mode="expand")
+        if span is not None and len(span):
+            group.append(span)
+            where.append(i)
+    doc.spans["om"] = group
+    for _, proc in nlp.pipeline:
+        doc = proc(doc)
+    results = [Context() for _ in spans]
+    for span, i in zip(doc.spans["om"], where):
+        c = results[i]
+        c.negated = bool(span._.is_negated)
+        c.hypothetical = bool(span._.is_hypothetical or span._.is_uncertain)
+        c.historical = bool(span._.is_historical)
+        c.family = bool(span._.is_family)
+        c.section = span._.section_category
+    return results

