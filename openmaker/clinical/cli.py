@@ -253,13 +253,15 @@ def eval_(
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
         return
-    table = Table(title=f"{gold.name}: {result.notes} notes, min score {min_score}")
-    for column in ("category", "gold", "predicted", "P exact", "R exact", "F1 exact", "P overlap", "R overlap",
-                   "F1 overlap", "concept acc", "negation acc"):  # fmt: skip
-        table.add_column(column, justify="right" if column != "category" else "left")
-    for name, m in [*result.by_category.items(), ("ALL", result.overall)]:
-        table.add_row(name, str(m["gold"]), str(m["predicted"]), *(f"{m[k][s]:.3f}" for k in ("exact", "overlap")
-                      for s in ("precision", "recall", "f1")), f"{m['concept_accuracy']:.3f}", f"{m['negation_accuracy']:.3f}")  # fmt: skip
+    table = Table(title=f"{gold.name}: {result.notes} notes, min score {min_score} (P/R/F1 on overlapping spans)")
+    for column in ("category", "gold", "found", "P", "R", "F1", "F1 exact", "concept", "negation"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    short = {"MEDICAL_CONDITION": "condition", "MEDICATION": "medication", "TEST_TREATMENT_PROCEDURE": "test/procedure"}
+    for name, m in [*result.by_category.items(), ("all", result.overall)]:
+        o = m["overlap"]
+        table.add_row(short.get(name, name), str(m["gold"]), str(m["predicted"]), f"{o['precision']:.3f}",
+                      f"{o['recall']:.3f}", f"{o['f1']:.3f}", f"{m['exact']['f1']:.3f}",
+                      f"{m['concept_accuracy']:.3f}", f"{m['negation_accuracy']:.3f}")  # fmt: skip
     out.print(table)
     for e in result.errors:
         out.print(escape(json.dumps(e)), soft_wrap=True)

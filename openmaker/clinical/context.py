@@ -21,7 +21,10 @@ NEGATION_SHORTHAND = (
     ("no history of", "FORWARD"), ("never had", "FORWARD"), ("not on", "FORWARD"), ("ruled out", "BACKWARD"),
     ("r/o'd", "BACKWARD"), ("neg", "BACKWARD"), ("negative", "BACKWARD"), ("unremarkable", "BACKWARD"),
     ("no", "FORWARD"), ("nor", "FORWARD"), ("not", "FORWARD"), ("free of", "FORWARD"),
-    ("ruled out for", "FORWARD"),
+    ("ruled out for", "FORWARD"), ("not required", "BACKWARD"), ("not needed", "BACKWARD"),
+    ("not indicated", "BACKWARD"), ("not done", "BACKWARD"), ("not performed", "BACKWARD"), ("not given", "BACKWARD"),
+    ("not obtained", "BACKWARD"), ("not started", "BACKWARD"), ("declined", "BIDIRECTIONAL"),
+    ("not a candidate for", "FORWARD"), ("no need for", "FORWARD"), ("never", "FORWARD"),
 )
 UNCERTAIN_SHORTHAND = (
     ("r/o", "FORWARD"), ("rule out", "FORWARD"), ("to rule out", "FORWARD"), ("?", "FORWARD"),
@@ -52,7 +55,15 @@ TERMINATE = (
     ("presents with", "TERMINATE"), ("presenting with", "TERMINATE"), ("now with", "TERMINATE"),
     ("c/o", "TERMINATE"), ("complains of", "TERMINATE"), ("admitted for", "TERMINATE"), ("here for", "TERMINATE"),
     ("which", "TERMINATE"), ("secondary to", "TERMINATE"), ("2/2", "TERMINATE"), ("due to", "TERMINATE"),
-    ("and now", "TERMINATE"), ("on", "TERMINATE"), ("started", "TERMINATE"), ("; ", "TERMINATE"),
+    ("and now", "TERMINATE"), ("on", "TERMINATE"), ("started", "TERMINATE"), (";", "TERMINATE"),
+    (")", "TERMINATE"), ("(", "TERMINATE"), ("switch to", "TERMINATE"), ("then", "TERMINATE"),
+)
+#: Look like triggers, mean nothing: "no-scalpel vasectomy", "latex-free gloves", "no change".
+PSEUDO = (
+    ("no-", [{"LOWER": "no"}, {"TEXT": "-"}, {"IS_ALPHA": True}]),
+    ("-free", [{"TEXT": "-"}, {"LOWER": "free"}]),
+    ("no change", [{"LOWER": "no"}, {"LOWER": {"IN": ["change", "changes", "interval", "further"]}}]),
+    ("not only", [{"LOWER": "not"}, {"LOWER": "only"}]),
 )
 SECTIONS = (
     ("history_of_present_illness", ("HPI", "History of present illness", "Hx of present illness", "Interval history",
@@ -89,6 +100,10 @@ def pipeline():
     """The spaCy pipeline (built once per process): tokenizer, line-aware sentences, ConText, sectionizer."""
     with _lock:
         import logging
+        import warnings
+
+        # medspaCy's sectionizer keeps an empty token matcher beside its phrase matcher: spaCy warns on every note.
+        warnings.filterwarnings("ignore", message=r"\[W036\]")
 
         logging.getLogger("PyRuSH").setLevel(logging.WARNING)
         try:
@@ -127,6 +142,7 @@ def pipeline():
         ):  # fmt: skip
             rules += [ConTextRule(literal, category, direction=direction) for literal, direction in items]
         rules += [ConTextRule(literal, "TERMINATE", direction="TERMINATE") for literal, _ in TERMINATE]
+        rules += [ConTextRule(literal, "PSEUDO", direction="PSEUDO", pattern=pattern) for literal, pattern in PSEUDO]
         context.add(rules)
         sectionizer = nlp.add_pipe(
             "medspacy_sectionizer", config={"input_span_type": "group", "span_group_name": "om"}
@@ -139,8 +155,12 @@ def pipeline():
         return nlp
 
 
-def apply_context(text: str, spans: list[tuple[int, int]]) -> list[Context]:
-    """ConText flags and the section of each ``(begin, end)`` character span of ``text``."""
+def apply_context(text: str, spans: list[tuple[int, int]], tests: list[bool] | None = None) -> list[Context]:
+    """ConText flags and the section of each ``(begin, end)`` character span of ``text``.
+
+    For a test (``tests[i]``) only a negation written before it counts: "CXR: no infiltrate" is a
+    CXR that was done and found nothing, "no CXR" one that was not done.
+    """
     nlp = pipeline()
     doc = nlp.make_doc(text)
     group, where = [], []
@@ -156,6 +176,10 @@ def apply_context(text: str, spans: list[tuple[int, int]]) -> list[Context]:
     for span, i in zip(doc.spans["om"], where):
         c = results[i]
         c.negated = bool(span._.is_negated)
+        if c.negated and tests and tests[i]:
+            c.negated = any(
+                m.category == "NEGATED_EXISTENCE" and m.modifier_span[0] < span.start for m in span._.modifiers
+            )
         c.hypothetical = bool(span._.is_hypothetical or span._.is_uncertain)
         c.historical = bool(span._.is_historical)
         c.family = bool(span._.is_family)

@@ -132,7 +132,9 @@ class Detector:
         taken = [(e.begin, e.end) for e in concept_entities]
         phi = [p for p in phi if not any(p.begin < e and b < p.end for b, e in taken)]
         if self.with_context and concept_entities:
-            for entity, ctx in zip(concept_entities, apply_context(text, [(e.begin, e.end) for e in concept_entities])):
+            spans = [(e.begin, e.end) for e in concept_entities]
+            tests = [e.category == "TEST_TREATMENT_PROCEDURE" for e in concept_entities]
+            for entity, ctx in zip(concept_entities, apply_context(text, spans, tests)):
                 entity.section = ctx.section
                 if ctx.negated:
                     entity.traits["NEGATION"] = 0.9

@@ -37,12 +37,12 @@ DRUG_CLASSES = ("Ingredient", "Brand Name")
 #: How much a way of naming a concept is worth before context.
 KIND_SCORE = {
     "name": 0.99, "synonym": 0.97, "derived": 0.95, "brand": 0.95, "lay": 0.93,
-    "abbreviation": 0.92, "short": 0.88,
+    "abbreviation": 0.92, "short": 0.75,
 }  # fmt: skip
 _ABBREV_SYNONYM = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,5}) - (.+)$")
 _LOINC_NOISE = re.compile(
     r"\s*\[[^\]]*\]|\s+(?:serum/plasma|in serum or plasma|in serum|in plasma|in blood|in urine|by calculation|"
-    r"by automated count|lab)\b",
+    r"by automated count|lab)\b|\s+Ab\b",
     re.I,
 )
 _BRACKET_BRAND = re.compile(r"\[([^\]]+)\]")
@@ -77,6 +77,9 @@ class ConceptIndex:
     exact: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     bags: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     surface: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    reduced: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    site_words: frozenset = frozenset()
+    reduced_sites: dict[int, set[str]] = field(default_factory=dict)
     rewrites: dict[str, list[str]] = field(default_factory=dict)
     known: set[str] = field(default_factory=set)
     first_words: set[str] = field(default_factory=set)
@@ -102,11 +105,23 @@ class ConceptIndex:
             b = bag(ws)
             if entry not in self.bags[b]:
                 self.bags[b].append(entry)
+            r = self.reduce(ws)
+            if r and r != b and len(r.split()) >= 2:
+                reduced = Entry(entry.source_id, entry.standard_id, entry.kind, round(entry.score - 0.08, 4), entry.brand)
+                if reduced not in self.reduced[r]:
+                    self.reduced[r].append(reduced)
+                self.reduced_sites.setdefault(entry.standard_id, set()).update(w for w in ws if w in self.site_words)
         self.max_words = max(self.max_words, len(ws))
         self.known.update(ws)
 
+    def reduce(self, ws) -> str:
+        """The bag of content words without body sites and directions ("MCL injury" meets "... of knee")."""
+        return bag(w for w in ws if w not in self.site_words)
+
     def finish(self) -> None:
-        for lists in (self.exact, self.bags, self.surface):
+        # A reduced key stands for one concept only: "fracture" alone must not mean the ankle's.
+        self.reduced = {k: v for k, v in self.reduced.items() if len({e.standard_id for e in v}) == 1}
+        for lists in (self.exact, self.bags, self.surface, self.reduced):
             for entries in lists.values():
                 entries.sort(key=self._rank)
         for word in self.known:
@@ -133,7 +148,10 @@ class ConceptIndex:
             if variant in self.known:
                 found.add(variant)
             found.update(self.deletes.get(variant, ()))
-        found = {w for w in found if abs(len(w) - len(word)) <= 1 and w[0] == word[0]}
+        # Same first and last letter (misspellings keep the ends: "pnuemonia", "fibrilation"), and one edit
+        # (two for long words): "pancreatic" is not "pancreatin", "hearing" is not "heparin".
+        allowed = 2 if len(word) >= 10 else 1
+        found = {w for w in found if w[0] == word[0] and w[-1] == word[-1] and edit_distance(word, w) <= allowed}
         return found.pop() if len(found) == 1 else None
 
     def lookup_concept(self, name: str) -> int:
@@ -146,6 +164,27 @@ class ConceptIndex:
     def category(self, concept_id: int) -> str | None:
         concept = self.concepts.get(concept_id)
         return DOMAIN_CATEGORY.get(concept.domain_id) if concept else None
+
+
+def _is_abbreviation(short: str, long_name: str) -> bool:
+    """SNOMED's "CAD - Coronary artery disease" (yes) versus "Burn - lesion" (no)."""
+    return sum(ch.isupper() for ch in short) >= 2 and short[0].lower() == long_name[:1].lower()
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Optimal string alignment distance (a transposition counts 1), stopping early past ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
 def _deletes(word: str) -> set[str]:
@@ -171,7 +210,10 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
     """Read the vocabulary tables of ``cdm`` and build the index (plus the room's lexicons)."""
     t = tables(cdm.schema)
     concept, synonym, relationship = t["concept"], t["concept_synonym"], t["concept_relationship"]
+    lexicon = lexicon or load_lexicon()
     index = ConceptIndex()
+    index.site_words = frozenset(w for term, _, _, abbreviation in lexicon.anatomy if not abbreviation
+                                 for w in words(term))  # fmt: skip
     with cdm.engine.connect() as conn:
         query = select(
             concept.c.concept_id, concept.c.concept_name, concept.c.domain_id, concept.c.vocabulary_id,
@@ -231,10 +273,15 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
             if not _indexable(name) or ";" in name or len(name) > 120:
                 continue
             abbrev = _ABBREV_SYNONYM.match(name)
-            if abbrev:  # SNOMED's "CAD - Coronary artery disease": the abbreviation, then the name
+            if abbrev and _is_abbreviation(*abbrev.groups()):  # SNOMED's "CAD - Coronary artery disease": the abbreviation, then the name
                 short, long_name = abbrev.groups()
                 index.add(long_name, Entry(c.concept_id, std, "synonym", KIND_SCORE["synonym"]))
                 _add_abbreviation(index, short, Entry(c.concept_id, std, "abbreviation", KIND_SCORE["abbreviation"]))
+                continue
+            if " - " in name and sum(ch.isupper() for ch in name.split(" - ")[0]) >= 2:
+                # "Recurrent UTI - urinary tract infection": both halves are names
+                left, right = name.split(" - ", 1)
+                index.add(left, Entry(c.concept_id, std, "synonym", KIND_SCORE["synonym"]))
                 continue
             index.add(TAG.sub("", name), Entry(c.concept_id, std, kind, KIND_SCORE[kind]))
 
@@ -255,16 +302,21 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
                 brand = re.sub(r"\s+\d.*$", "", brand).strip()  # "Levora 0.15/30 28 Day" -> "Levora"
                 if len(found) == 1 and len(brand) > 2:
                     index.add(brand, Entry(found[0], standard_of(found[0]), "brand", KIND_SCORE["brand"], True))
-    _add_lexicon(index, lexicon or load_lexicon(), ingredients_by_name, standard_of)
+    _add_lexicon(index, lexicon, ingredients_by_name, standard_of)
     index.finish()
     return index
 
 
-def _add_abbreviation(index: ConceptIndex, short: str, entry: Entry, case_sensitive: bool | None = None) -> None:
+def _add_abbreviation(index: ConceptIndex, short: str, entry: Entry, case_sensitive: bool | None = None,
+                      curated: bool = False) -> None:  # fmt: skip
+    """An abbreviation: the room's curated list is trusted more than the vocabulary's "XX - name" synonyms."""
     if case_sensitive is None:
         case_sensitive = len(short) <= 3 or short.isupper()
     if len(short) <= 2:
-        entry = Entry(entry.source_id, entry.standard_id, "short", KIND_SCORE["short"], entry.brand)
+        score = 0.86 if curated else KIND_SCORE["short"]
+        entry = Entry(entry.source_id, entry.standard_id, "short", score, entry.brand)
+    elif not curated:
+        entry = Entry(entry.source_id, entry.standard_id, entry.kind, 0.88, entry.brand)
     index.add(short, entry, case_sensitive=case_sensitive)
 
 
@@ -282,7 +334,7 @@ def _add_lexicon(index: ConceptIndex, lex: Lexicon, ingredients_by_name, standar
             best = targets[0]
             _add_abbreviation(
                 index, ab.text, Entry(best.source_id, best.standard_id, "abbreviation", KIND_SCORE["abbreviation"]),
-                case_sensitive=ab.case_sensitive or None,
+                case_sensitive=ab.case_sensitive or None, curated=True,
             )  # fmt: skip
         elif len(words(ab.text)) == 1 and not ab.case_sensitive:
             rewrites.setdefault(stem(ab.text), words(ab.expansion))

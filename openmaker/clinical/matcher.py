@@ -10,16 +10,27 @@ windows are settled by length, then score.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from openmaker.clinical.index import ConceptIndex, Entry
 from openmaker.clinical.lexicon import Lexicon
-from openmaker.clinical.textnorm import STOP, WORD, bag, key, stem, tokens
+from openmaker.clinical.textnorm import STOP, WORD, bag, canon, key, stem, tokens
 
 #: Punctuation allowed inside a mention ("a-fib", "x-ray", "s/p", "Alzheimer's").
 INNER = frozenset("-/'&.")
 CORRECTED_PENALTY = 0.07
 MAX_WINDOW = 10
+#: Abbreviations that are routes of administration, never conditions or procedures in running text.
+ROUTES = frozenset("IM IV PO SC SQ SL PR PRN NG".split())
+#: A short abbreviation followed by one of these is a team, a place or an anatomical landmark ("GI f/u",
+#: "EP lab", "CVA tenderness", "RA lead"), not the disease it also abbreviates.
+NOT_A_DISEASE_AFTER = frozenset(
+    "tenderness lead lab note study studies consult consulted f fu follow fellow team clinic service upset risk "
+    "intolerance procedure doc attending signed cocktail".split()
+)
+SALTS = frozenset("carbonate citrate chloride gluconate sulfate supplement supplements tab tabs acetate oxide".split())
+_PERCENT_BEFORE = re.compile(r"(?:\d\s*%|%)\s*$")
 
 
 @dataclass
@@ -95,21 +106,55 @@ def find_mentions(text: str, index: ConceptIndex) -> list[Mention]:
             corrected += c
             count += 1
             begin, end = toks[i][1], e
-            k = key(words)
-            hit = index.exact.get(k)
+            folded = canon(words)
+            hit = index.exact.get(key(folded))
             how = "exact"
-            if not hit and len(words) >= 2 and words[0] not in STOP and words[-1] not in STOP:
-                hit = index.bags.get(bag(words))
+            edges_ok = bool(folded) and folded[0] not in STOP and folded[-1] not in STOP
+            if not hit and len(folded) >= 2 and edges_ok:
+                hit = index.bags.get(bag(folded))
                 how = "bag"
+            if not hit and edges_ok and len(folded) >= 2:
+                hit = index.reduced.get(index.reduce(folded))
+                how = "reduced"
+                if hit:  # the text may leave a site out, not name another one ("nasal polyps" is not the colon's)
+                    sites = {w for w in folded if w in index.site_words}
+                    if not sites <= index.reduced_sites.get(hit[0].standard_id, set()):
+                        hit = None
             if not hit:
                 hit = index.surface.get(text[begin:end])
                 how = "surface"
             if hit:
                 best = Mention(begin, end, hit, how, corrected)
             j += 1
-        if best is not None:
+        if best is not None and _plausible(text, best, toks, index):
             found.append(best)
     return _settle(found)
+
+
+def _plausible(text: str, m: Mention, toks, index: ConceptIndex) -> bool:
+    """Context vetoes for the classic false friends of short abbreviations and lab analytes."""
+    surface = text[m.begin : m.end]
+    after = text[m.end : m.end + 24].lstrip(" :/-").lower()
+    next_word = re.match(r"[a-z]+", after)
+    next_word = next_word.group(0) if next_word else ""
+    if m.entry.kind in ("abbreviation", "short") or m.how == "surface":
+        if surface.upper() in ROUTES:
+            return False
+        if _PERCENT_BEFORE.search(text[max(0, m.begin - 8) : m.begin]):  # "FEV1 68% pred", "SpO2 96% RA"
+            return False
+        if re.match(r"\s*(?:class\s+)?(?:I{1,3}|IV|V|VI)\b", text[m.end : m.end + 10]):
+            return False  # "ASA II", "ASA class IV": the anaesthesia score
+        if len(surface) == 1 and not re.match(r"\s*[:=]?\s*\d", text[m.end : m.end + 6]):
+            return False  # "K" is potassium only before its value
+        if len(surface) <= 4 and surface.isupper():
+            if _PERCENT_BEFORE.search(text[max(0, m.begin - 8) : m.begin]):  # "SpO2 96% RA" is room air
+                return False
+            if next_word in NOT_A_DISEASE_AFTER:
+                return False
+    concept = index.concepts.get(m.entry.standard_id)
+    if concept is not None and concept.domain_id == "Measurement" and next_word in SALTS:
+        return False  # "calcium carbonate" is a drug, not the calcium level
+    return True
 
 
 def _settle(mentions: list[Mention]) -> list[Mention]:

@@ -9,6 +9,7 @@ never drops or alters one that exists, so it is safe against an existing CDM.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
 
@@ -40,6 +42,13 @@ def _int(name, nullable=True):
     return Column(name, Integer, nullable=nullable, autoincrement=False)
 
 
+def _id(name):
+    # A primary-key id. On SQLite a single-column INTEGER PRIMARY KEY is an alias of
+    # the rowid, which fills itself in when the id is left out; BIGINT (same affinity)
+    # is not, so a missing id fails there as it does elsewhere.
+    return Column(name, Integer().with_variant(BigInteger(), "sqlite"), nullable=False, autoincrement=False)
+
+
 def _str(name, length, nullable=True):
     return Column(name, String(length), nullable=nullable)
 
@@ -49,7 +58,7 @@ def build_metadata(schema: str | None = None) -> MetaData:
     md = MetaData(schema=schema)
     Table(
         "person", md,
-        _int("person_id", False), _int("gender_concept_id", False), _int("year_of_birth", False),
+        _id("person_id"), _int("gender_concept_id", False), _int("year_of_birth", False),
         _int("month_of_birth"), _int("day_of_birth"), Column("birth_datetime", DateTime),
         _int("race_concept_id", False), _int("ethnicity_concept_id", False), _int("location_id"),
         _int("provider_id"), _int("care_site_id"), _str("person_source_value", 50),
@@ -59,7 +68,7 @@ def build_metadata(schema: str | None = None) -> MetaData:
     )
     Table(
         "visit_occurrence", md,
-        _int("visit_occurrence_id", False), _int("person_id", False), _int("visit_concept_id", False),
+        _id("visit_occurrence_id"), _int("person_id", False), _int("visit_concept_id", False),
         Column("visit_start_date", Date, nullable=False), Column("visit_start_datetime", DateTime),
         Column("visit_end_date", Date, nullable=False), Column("visit_end_datetime", DateTime),
         _int("visit_type_concept_id", False), _int("provider_id"), _int("care_site_id"),
@@ -70,7 +79,7 @@ def build_metadata(schema: str | None = None) -> MetaData:
     )
     Table(
         "note", md,
-        _int("note_id", False), _int("person_id", False), Column("note_date", Date, nullable=False),
+        _id("note_id"), _int("person_id", False), Column("note_date", Date, nullable=False),
         Column("note_datetime", DateTime), _int("note_type_concept_id", False),
         _int("note_class_concept_id", False), _str("note_title", 250), Column("note_text", Text, nullable=False),
         _int("encoding_concept_id", False), _int("language_concept_id", False), _int("provider_id"),
@@ -80,7 +89,7 @@ def build_metadata(schema: str | None = None) -> MetaData:
     )
     Table(
         "note_nlp", md,
-        _int("note_nlp_id", False), _int("note_id", False), _int("section_concept_id"), _str("snippet", 250),
+        _id("note_nlp_id"), _int("note_id", False), _int("section_concept_id"), _str("snippet", 250),
         _str("offset", 50), _str("lexical_variant", 250, False), _int("note_nlp_concept_id"),
         _int("note_nlp_source_concept_id"), _str("nlp_system", 250), Column("nlp_date", Date, nullable=False),
         Column("nlp_datetime", DateTime), _str("term_exists", 1), _str("term_temporal", 50),
@@ -91,7 +100,7 @@ def build_metadata(schema: str | None = None) -> MetaData:
     )
     Table(
         "concept", md,
-        _int("concept_id", False), _str("concept_name", 255, False), _str("domain_id", 20, False),
+        _id("concept_id"), _str("concept_name", 255, False), _str("domain_id", 20, False),
         _str("vocabulary_id", 20, False), _str("concept_class_id", 20, False), _str("standard_concept", 1),
         _str("concept_code", 50, False), Column("valid_start_date", Date, nullable=False),
         Column("valid_end_date", Date, nullable=False), _str("invalid_reason", 1),
@@ -150,6 +159,10 @@ def build_metadata(schema: str | None = None) -> MetaData:
 def existing_tables(engine: Engine, schema: str | None = None) -> set[str]:
     """Lower-cased names of the tables in ``schema`` (the connection's default when None)."""
     try:
+        if schema is None and engine.dialect.name == "duckdb":
+            # duckdb-engine lists the tables of every schema when none is named.
+            with engine.connect() as conn:
+                schema = conn.execute(text("SELECT current_schema()")).scalar_one()
         return {name.lower() for name in inspect(engine).get_table_names(schema=schema)}
     except Exception as exc:  # unreachable server, unknown schema, bad file
         raise SchemaError(f"cannot read the tables of {_where(engine, schema)}: {_first_line(exc)}") from exc
@@ -174,7 +187,8 @@ def init_schema(engine: Engine, schema: str | None = None) -> list[str]:
     md = build_metadata(schema)
     missing = [md.tables[_key(name, schema)] for name in TABLES if name not in present]
     if missing:
-        md.create_all(engine, tables=missing)
+        # No second check: duckdb-engine's has_table looks in every schema when none is named.
+        md.create_all(engine, tables=missing, checkfirst=False)
     return [t.name for t in missing]
 
 

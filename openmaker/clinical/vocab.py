@@ -1,10 +1,10 @@
 """Loading an Athena vocabulary download (tab-separated ``CONCEPT.csv`` ...) into the CDM.
 
 PostgreSQL gets a bulk ``COPY`` straight from the file, DuckDB its ``read_csv``,
-SQLite (and anything else) batched inserts in one transaction per file. Each
+SQLite (and anything else) batched inserts, all files in one transaction. Each
 file's header is checked against the table's v5.4 columns first and a file in
-the wrong encoding is reported with its line number, so a bad download fails
-before anything is written to that table.
+the wrong encoding is reported with its line number; a bad download leaves the
+vocabulary tables as they were.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,22 +107,27 @@ def iter_rows(path: Path, table, columns: list[str]):
     """Decoded, typed rows of an Athena file; bad encoding or a short row names the line."""
     convert = _converters(table, columns)
     width = len(columns)
-    with path.open("r", encoding="utf-8-sig", newline="", errors="strict") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        line = 1
+    with path.open("rb") as fh:
+        # Decoded a line at a time (no quoting: one line is one row), so bad bytes name their line.
+        reader = csv.reader(_decoded_lines(fh, path), delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader, None)
+        for line, row in enumerate(reader, start=2):
+            if len(row) != width:
+                if not row:
+                    continue
+                raise VocabularyError(f"{path}: line {line} has {len(row)} fields, the header {width}")
+            try:
+                yield tuple(f(v) for f, v in zip(convert, row))
+            except ValueError as exc:
+                raise VocabularyError(f"{path}: line {line}: {exc}") from exc
+
+
+def _decoded_lines(fh, path: Path):
+    for number, raw in enumerate(fh, start=1):
         try:
-            next(reader)
-            for line, row in enumerate(reader, start=2):
-                if len(row) != width:
-                    if not row:
-                        continue
-                    raise VocabularyError(f"{path}: line {line} has {len(row)} fields, the header {width}")
-                try:
-                    yield tuple(f(v) for f, v in zip(convert, row))
-                except ValueError as exc:
-                    raise VocabularyError(f"{path}: line {line}: {exc}") from exc
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise VocabularyError(f"{path}: not UTF-8 text (after line {line}): Athena files are UTF-8") from exc
+            raise VocabularyError(f"{path}: not UTF-8 text (line {number}): Athena files are UTF-8") from exc
 
 
 def count_lines(path: Path) -> int:
@@ -153,10 +159,10 @@ def load_vocabulary(cdm: Cdm, directory: str | Path, replace: bool = False, prog
             report.skipped.append(name)
             continue
         headers[table] = read_header(path, defs[table])
-    for name, table, path in found:
-        if path is None:
-            continue
-        with cdm.engine.begin() as conn:
+    with cdm.engine.begin() as conn:  # one transaction: a file that fails leaves every table as it was
+        for name, table, path in found:
+            if path is None:
+                continue
             existing = conn.execute(select(func.count()).select_from(defs[table])).scalar_one()
             if existing and not replace:
                 raise VocabularyError(
@@ -202,6 +208,10 @@ def _copy_postgres(conn, table, path: Path, columns: list[str], tick) -> int:
                 done += chunk.count(b"\n")
                 tick(max(0, done - 1))
     except Exception as exc:
+        if getattr(exc, "sqlstate", None) == "22021":  # character_not_in_repertoire: bytes that are not UTF-8
+            line = re.search(r"line (\d+)", getattr(getattr(exc, "diag", None), "context", None) or "")
+            where = f" (line {line.group(1)})" if line else ""
+            raise VocabularyError(f"{path}: not UTF-8 text{where}: Athena files are UTF-8") from exc
         message = str(exc).strip().replace("\n", " ")
         raise VocabularyError(f"{path}: PostgreSQL refused the COPY into {table.name}: {message}") from exc
     result = conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -224,14 +234,27 @@ def _copy_duckdb(conn, table, path: Path, columns: list[str], tick) -> int:
     target = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
     cols = ", ".join(f'"{c}"' for c in columns)
     source = str(path).replace("'", "''")
+    # The columns are given (in the file's order) and nothing is sniffed: a short row is
+    # then reported with its line, not as a file whose dialect cannot be detected.
+    types = ", ".join(f"'{c}': 'VARCHAR'" for c in columns)
     sql = (
         f"INSERT INTO {target} ({cols}) SELECT {', '.join(select_list)} FROM read_csv('{source}', delim='\\t', "
-        f"header=true, quote='', escape='', all_varchar=true, normalize_names=false)"
+        f"header=true, quote='', escape='', auto_detect=false, columns={{{types}}})"
     )
     try:
         conn.execute(text(sql.replace(":", "\\:")))
     except Exception as exc:
-        message = str(exc).strip().splitlines()[0]
+        full = str(exc)
+        line = re.search(r"CSV Error on Line: (\d+)", full)
+        if "not utf-8 encoded" in full.lower():
+            where = f" (line {line.group(1)})" if line else ""
+            raise VocabularyError(f"{path}: not UTF-8 text{where}: Athena files are UTF-8") from exc
+        found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", full)
+        if line and found:
+            raise VocabularyError(
+                f"{path}: line {line.group(1)} has {found.group(2)} fields, the header {found.group(1)}"
+            ) from exc
+        message = full.strip().splitlines()[0]
         raise VocabularyError(f"{path}: DuckDB could not load {table.name}: {message}") from exc
     result = conn.execute(select(func.count()).select_from(table)).scalar_one()
     tick(result)

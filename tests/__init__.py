@@ -1,0 +1,1 @@
+"""openmaker's test suite (a package, so that ``tests.<room>.conftest`` resolves here first)."""
