@@ -9,6 +9,7 @@ well as at full stops, so a negation on one line never reaches the next.
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -86,6 +87,10 @@ SECTIONS = (
 )
 
 
+#: Words a full stop follows without ending the sentence ("Dr. Lee", "vs. PNA").
+_NOT_SENTENCE_END = frozenset("dr mr mrs ms st vs approx appt e.g i.e etc no fig pt sr jr".split())
+
+
 @dataclass
 class Context:
     negated: bool = False
@@ -127,8 +132,9 @@ def pipeline():
                         token.is_sent_start = True
                         continue
                     prev = doc[i - 1]
+                    before = doc[i - 2].lower_ if i >= 2 else ""
                     token.is_sent_start = "\n" in prev.text or (
-                        prev.text in (".", "!", "?") and not token.is_lower and not token.like_num
+                        prev.text in (".", "!", "?") and not token.like_num and before not in _NOT_SENTENCE_END
                     )
                 return doc
 
@@ -144,8 +150,9 @@ def pipeline():
         rules += [ConTextRule(literal, "TERMINATE", direction="TERMINATE") for literal, _ in TERMINATE]
         rules += [ConTextRule(literal, "PSEUDO", direction="PSEUDO", pattern=pattern) for literal, pattern in PSEUDO]
         context.add(rules)
+        # span_attrs=None: the section's effect on a mention is decided in apply_context (same sentence or list).
         sectionizer = nlp.add_pipe(
-            "medspacy_sectionizer", config={"input_span_type": "group", "span_group_name": "om"}
+            "medspacy_sectionizer", config={"input_span_type": "group", "span_group_name": "om", "span_attrs": None}
         )
         section_rules = []
         for category, literals in SECTIONS:
@@ -170,8 +177,10 @@ def apply_context(text: str, spans: list[tuple[int, int]], tests: list[bool] | N
             group.append(span)
             where.append(i)
     doc.spans["om"] = group
-    for _, proc in nlp.pipeline:
-        doc = proc(doc)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\[W036\]")
+        for _, proc in nlp.pipeline:
+            doc = proc(doc)
     results = [Context() for _ in spans]
     for span, i in zip(doc.spans["om"], where):
         c = results[i]
@@ -183,5 +192,21 @@ def apply_context(text: str, spans: list[tuple[int, int]], tests: list[bool] | N
         c.hypothetical = bool(span._.is_hypothetical or span._.is_uncertain)
         c.historical = bool(span._.is_historical)
         c.family = bool(span._.is_family)
-        c.section = span._.section_category
+        section = span[0]._.section
+        if section is not None and _section_governs(doc, section, span):
+            c.section = section.category
     return results
+
+
+def _section_governs(doc, section, span) -> bool:
+    """A section header speaks for a mention in its own sentence, or for its lines when it stands alone.
+
+    "PMH: CAD, afib. Now with PNA": CAD and afib are history, PNA is not. "Family history:" on a line of
+    its own, then a list: every line of the list is about the family.
+    """
+    title_end = section.title_span[1] if hasattr(section, "title_span") else section.title_end
+    title_end = min(max(title_end, 0), len(doc))
+    if title_end < len(doc) and doc[min(title_end, len(doc) - 1)].sent == span[0].sent:
+        return True
+    following = doc[title_end : min(len(doc), title_end + 3)]
+    return not following or "\n" in following[0].text or (len(following) > 1 and following[0].is_space)

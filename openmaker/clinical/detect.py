@@ -22,14 +22,15 @@ from openmaker.clinical.matcher import AnatomyMatcher, find_mentions
 
 MAX_CHARS = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_SYMPTOMS = re.compile(r"\b(pain|ache|nausea|vomiting|cough|fever|fatigue|dizziness|headache|dyspnea|malaise|"
+_SYMPTOMS = re.compile(r"(?:acute |chronic |severe |mild )?(pain|ache|nausea|vomiting|cough|fever|fatigue|dizziness|headache|dyspnea|malaise|"
                        r"chills|itch|pruritus|sore throat|diarrhea|constipation|palpitation|wheez)", re.I)  # fmt: skip
-_SIGNS = re.compile(r"\b(edema|murmur|rash|tenderness|swelling|erythema|crackles|rales|bruit|jaundice)", re.I)
+_SIGNS = re.compile(r"(?:\w+ )?(edema|murmur|rash|tenderness|swelling|erythema|crackles|rales|bruit|jaundice)", re.I)
 _TESTS = re.compile(r"(x-ray|radiograph|radiologic|scan\b|ultraso|examination|exam\b|test\b|screening|culture|"
                     r"electrocardio|electroenceph|spirometry|measurement|endoscopy|review of systems|"
                     r"evaluation|assessment|specimen)", re.I)  # fmt: skip
 _TREATMENTS = re.compile(r"(therapy|rehabilitation|immunotherapy|transfusion|reconciliation|follow-up|counsel)", re.I)
 PHI = "PROTECTED_HEALTH_INFORMATION"
+_BREAK = re.compile(r"[.;,:\n()]")
 
 
 @dataclass
@@ -174,8 +175,8 @@ class Detector:
             vocabulary_id=concept.vocabulary_id if concept else None,
         )  # fmt: skip
         if category == "MEDICAL_CONDITION":
-            label = f"{entity.text} {name or ''}"
-            trait = "SYMPTOM" if _SYMPTOMS.search(label) else "SIGN" if _SIGNS.search(label) else "DIAGNOSIS"
+            label = name or entity.text
+            trait = "SYMPTOM" if _SYMPTOMS.match(label) else "SIGN" if _SIGNS.match(label) else "DIAGNOSIS"
             entity.traits[trait] = round(min(0.95, m.score), 4)
         if m.score < 0.7:
             entity.traits["LOW_CONFIDENCE"] = round(1 - m.score, 4)
@@ -207,9 +208,11 @@ class Detector:
             elif e.type == "TEST_NAME":
                 e.attributes = test_attributes(text, e.end, limit)
             elif e.category in ("MEDICAL_CONDITION", "TEST_TREATMENT_PROCEDURE"):
-                line_start = text.rfind("\n", 0, e.begin) + 1
                 for s in sites:
-                    near_before = line_start <= s.begin < e.begin and len(text[s.end : e.begin].split()) <= 3
+                    gap = text[s.end : e.begin]
+                    in_other = any(o is not e and o.begin <= s.begin and s.end <= o.end for o in entities)
+                    near_before = (s.end <= e.begin and len(gap.split()) <= 3 and not _BREAK.search(gap)
+                                   and not in_other)  # fmt: skip
                     inside = e.begin <= s.begin and s.end <= e.end
                     if near_before or inside:
                         e.attributes.append(Attr(s.type, s.begin, s.end, s.text, s.score))

@@ -205,7 +205,9 @@ def test_cli_init_then_a_second_run_creates_nothing(cdm_url):
 def test_init_never_alters_an_existing_table(cdm_url):
     engine = _engine(cdm_url)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE note (note_id INTEGER NOT NULL PRIMARY KEY, note_text TEXT, site_code VARCHAR(10))"))
+        conn.execute(
+            text("CREATE TABLE note (note_id INTEGER NOT NULL PRIMARY KEY, note_text TEXT, site_code VARCHAR(10))")
+        )
         conn.execute(text("INSERT INTO note (note_id, note_text, site_code) VALUES (1, 'kept as it was', 'B-7')"))
     engine.dispose()
 
@@ -218,7 +220,8 @@ def test_init_never_alters_an_existing_table(cdm_url):
     assert _table_names(engine) == ALL_TABLES
     assert [name for name, _, _ in _columns(engine, "note")] == ["note_id", "note_text", "site_code"]
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT note_id, note_text, site_code FROM note")).all() == [(1, "kept as it was", "B-7")]
+        kept = conn.execute(text("SELECT note_id, note_text, site_code FROM note")).all()
+        assert kept == [(1, "kept as it was", "B-7")]
     assert [name for name, _, _ in _columns(engine, "note_nlp")] == V54_COLUMNS["note_nlp"]
     engine.dispose()
 
@@ -261,7 +264,8 @@ def test_schema_option_on_sqlite_exits_2(tmp_path):
     [
         ("nosuchdialect://user@host/cdm", "cannot open nosuchdialect://user@host/cdm"),
         ("://", "not a database URL or path"),
-        ("postgresql://nobody@127.0.0.1:1/cdm", "cannot read the tables of database postgresql+psycopg://nobody@127.0.0.1:1/cdm"),
+        ("postgresql://nobody@127.0.0.1:1/cdm",
+         "cannot read the tables of database postgresql+psycopg://nobody@127.0.0.1:1/cdm"),
     ],
     ids=["unknown-dialect", "not-a-url", "unreachable-server"],
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""``openmaker omop vocab load``: an Athena download into the CDM on SQLite, DuckDB and PostgreSQL; bad files refused."""
+"""``openmaker omop vocab load``: an Athena download into a CDM on SQLite, DuckDB, PostgreSQL; bad files refused."""
 
 from __future__ import annotations
 
