@@ -133,8 +133,11 @@ def pipeline():
                         continue
                     prev = doc[i - 1]
                     before = doc[i - 2].lower_ if i >= 2 else ""
+                    # "? PNA" is a question mark used as a prefix ("possible"), not the end of a question
+                    prefix = prev.text == "?" and (prev.idx == 0 or doc.text[prev.idx - 1].isspace())
                     token.is_sent_start = "\n" in prev.text or (
-                        prev.text in (".", "!", "?") and not token.like_num and before not in _NOT_SENTENCE_END
+                        prev.text in (".", "!", "?") and not prefix and not token.like_num
+                        and before not in _NOT_SENTENCE_END
                     )
                 return doc
 

@@ -81,6 +81,8 @@ class ConceptIndex:
     site_words: frozenset = frozenset()
     reduced_sites: dict[int, set[str]] = field(default_factory=dict)
     rewrites: dict[str, list[str]] = field(default_factory=dict)
+    misspelled: set[str] = field(default_factory=set)
+    directions: frozenset = frozenset()
     known: set[str] = field(default_factory=set)
     first_words: set[str] = field(default_factory=set)
     deletes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -214,6 +216,8 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
     index = ConceptIndex()
     index.site_words = frozenset(w for term, _, _, abbreviation in lexicon.anatomy if not abbreviation
                                  for w in words(term))  # fmt: skip
+    index.directions = frozenset(w for term, kind, _, abbreviation in lexicon.anatomy
+                                 if kind == "DIRECTION" and not abbreviation for w in words(term))  # fmt: skip
     with cdm.engine.connect() as conn:
         query = select(
             concept.c.concept_id, concept.c.concept_name, concept.c.domain_id, concept.c.vocabulary_id,
@@ -350,6 +354,7 @@ def _add_lexicon(index: ConceptIndex, lex: Lexicon, ingredients_by_name, standar
         elif all(ids) and ids:  # a combination product: a medication, but no single ingredient to name
             index.add(brand, Entry(0, 0, "brand", KIND_SCORE["brand"] - 0.1, True))
     for wrong, right in lex.misspellings.items():
-        if len(words(wrong)) == 1:
-            rewrites.setdefault(stem(wrong), words(right))
+        if len(words(wrong)) == 1 and stem(wrong) not in rewrites:
+            rewrites[stem(wrong)] = words(right)
+            index.misspelled.add(stem(wrong))
     index.rewrites = rewrites

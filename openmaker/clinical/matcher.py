@@ -19,7 +19,7 @@ from openmaker.clinical.textnorm import STOP, WORD, bag, canon, key, stem, token
 
 #: Punctuation allowed inside a mention ("a-fib", "x-ray", "s/p", "Alzheimer's").
 INNER = frozenset("-/'&.")
-CORRECTED_PENALTY = 0.07
+CORRECTED_PENALTY = 0.05
 MAX_WINDOW = 10
 #: Abbreviations that are routes of administration, never conditions or procedures in running text.
 ROUTES = frozenset("IM IV PO SC SQ SL PR PRN NG".split())
@@ -70,7 +70,7 @@ def _word_forms(index: ConceptIndex, tok: str) -> tuple[list[str], int]:
         return [base], 0
     rewritten = index.rewrites.get(base)
     if rewritten:
-        return rewritten, 0
+        return rewritten, (1 if base in index.misspelled else 0)
     fixed = index.correct(base)
     if fixed:
         return [fixed], 1
@@ -113,6 +113,9 @@ def find_mentions(text: str, index: ConceptIndex) -> list[Mention]:
             if not hit and len(folded) >= 2 and edges_ok:
                 hit = index.bags.get(bag(folded))
                 how = "bag"
+                inner = [w for w in folded[1:-1] if w in index.directions]
+                if not hit and inner:  # "fracture of the left rib": the direction gets an entity of its own
+                    hit = index.bags.get(bag(w for w in folded if w not in inner))
             if not hit and edges_ok and len(folded) >= 2:
                 hit = index.reduced.get(index.reduce(folded))
                 how = "reduced"
