@@ -135,9 +135,18 @@ def generate_note(rng: random.Random, namer: _Namer, facts: dict[str, list[int]]
     lines.append("A/P:\n" + "\n".join(plan))
     lines.append(f"Dispo: {rng.choice(('home', 'home w/ services', 'SNF', 'admit to medicine'))}")
     text = "\n".join(lines)
-    while len(text) < 1000:
-        text += f"\nAddendum: pt seen and examined. {n(rng.choice(cond), rng)} discussed; questions answered."
-    return text[:2000]
+    target = rng.randint(1000, 2000)
+    extras = (
+        lambda: f"Addendum: pt seen and examined. {n(rng.choice(cond), rng)} discussed; questions answered.",
+        lambda: f"Pt educated re: {n(rng.choice(drugs), rng)} side effects, agrees w/ plan.",
+        lambda: f"Nursing: {rng.choice(NEGATABLE)} overnight, {rng.choice(('resolved', 'improving', 'unchanged'))}.",
+        lambda: f"Discussed w/ attending; {rng.choice(DISTRACTORS)} stable, f/u {rng.randint(1, 6)} wks.",
+    )
+    while len(text) < target:
+        text += "\n" + rng.choice(extras)()
+    if len(text) > 2000:
+        text = text[: text.rfind("\n", 0, 2000)]
+    return text
 
 
 def generate_notes(cdm: Cdm, count: int, seed: int = 7, facts: dict | None = None) -> list[dict]:
