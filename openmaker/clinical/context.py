@@ -127,18 +127,26 @@ def pipeline():
 
             @Language.component("openmaker_lines")
             def _lines(doc):
-                for i, token in enumerate(doc):
+                text = doc.text
+                toks = list(doc)
+                for i, token in enumerate(toks):
                     if i == 0:
                         token.is_sent_start = True
                         continue
-                    prev = doc[i - 1]
-                    before = doc[i - 2].lower_ if i >= 2 else ""
+                    # Only starts are marked (setting every token costs more than the rest of this step).
+                    prev = toks[i - 1]
+                    if "\n" in prev.text:
+                        token.is_sent_start = True
+                        continue
+                    if prev.text not in (".", "!", "?"):
+                        continue
+                    before = toks[i - 2].lower_ if i >= 2 else ""
                     # "? PNA" is a question mark used as a prefix ("possible"), not the end of a question
-                    prefix = prev.text == "?" and (prev.idx == 0 or doc.text[prev.idx - 1].isspace())
-                    token.is_sent_start = "\n" in prev.text or (
-                        prev.text in (".", "!", "?") and not prefix and not token.like_num
-                        and before not in _NOT_SENTENCE_END
-                    )
+                    prefix = prev.text == "?" and (prev.idx == 0 or text[prev.idx - 1].isspace())
+                    if not prefix and not token.like_num and before not in _NOT_SENTENCE_END:
+                        token.is_sent_start = True
+                if len(toks) > 1 and toks[-1].is_sent_start is None:
+                    toks[-1].is_sent_start = False  # spaCy needs one marked token after the first to see sentences
                 return doc
 
         nlp = spacy.blank("en")

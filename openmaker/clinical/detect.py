@@ -197,6 +197,7 @@ class Detector:
     def _attach(self, text: str, entities: list[Entity], sites: list[Entity]) -> None:
         """Medication attributes, test values, and the direction/site of a condition or procedure (V2 style)."""
         starts = sorted(e.begin for e in entities)
+        holders = {id(s): [o for o in entities if o.begin <= s.begin and s.end <= o.end] for s in sites}
         for e in entities:
             line_end = text.find("\n", e.end)
             limit = len(text) if line_end < 0 else line_end
@@ -209,8 +210,10 @@ class Detector:
                 e.attributes = test_attributes(text, e.end, limit)
             elif e.category in ("MEDICAL_CONDITION", "TEST_TREATMENT_PROCEDURE"):
                 for s in sites:
+                    if s.begin > e.end or s.end < e.begin - 40:
+                        continue
                     gap = text[s.end : e.begin]
-                    in_other = any(o is not e and o.begin <= s.begin and s.end <= o.end for o in entities)
+                    in_other = any(o is not e and o.begin <= s.begin and s.end <= o.end for o in holders[id(s)])
                     near_before = (s.end <= e.begin and len(gap.split()) <= 3 and not _BREAK.search(gap)
                                    and not in_other)  # fmt: skip
                     inside = e.begin <= s.begin and s.end <= e.end

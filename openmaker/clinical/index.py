@@ -21,7 +21,7 @@ from sqlalchemy import select
 from openmaker.clinical.cdm import Cdm
 from openmaker.clinical.lexicon import Lexicon, load_lexicon
 from openmaker.clinical.schema import tables
-from openmaker.clinical.textnorm import STOP, TAG, bag, key, stem, words
+from openmaker.clinical.textnorm import CANON, CANON_PAIRS, STOP, TAG, bag, key, stem, words
 
 #: Domains whose concepts the detector looks for, and how Comprehend Medical would file them.
 DOMAIN_CATEGORY = {
@@ -82,6 +82,7 @@ class ConceptIndex:
     reduced_sites: dict[int, set[str]] = field(default_factory=dict)
     rewrites: dict[str, list[str]] = field(default_factory=dict)
     misspelled: set[str] = field(default_factory=set)
+    inner_words: frozenset = frozenset()  # words that can be inside a name (known, folded synonyms, directions)
     directions: frozenset = frozenset()
     known: set[str] = field(default_factory=set)
     first_words: set[str] = field(default_factory=set)
@@ -121,6 +122,8 @@ class ConceptIndex:
         return bag(w for w in ws if w not in self.site_words)
 
     def finish(self) -> None:
+        canon_sources = set(CANON) | {w for pair in CANON_PAIRS for w in pair}
+        self.inner_words = frozenset(self.known | canon_sources | self.directions)
         # A reduced key stands for one concept only: "fracture" alone must not mean the ankle's.
         self.reduced = {k: v for k, v in self.reduced.items() if len({e.standard_id for e in v}) == 1}
         for lists in (self.exact, self.bags, self.surface, self.reduced):

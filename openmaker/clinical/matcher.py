@@ -85,8 +85,13 @@ def find_mentions(text: str, index: ConceptIndex) -> list[Mention]:
         forms.append(_word_forms(index, tok) if WORD.match(tok) else None)
     found: list[Mention] = []
     limit = min(index.max_words, MAX_WINDOW)
+    known = index.inner_words
+    # A token whose words the vocabulary never uses can end a window but never be inside a name.
+    inside = [f is not None and all(w in known for w in f[0]) for f in forms]
     for i in range(n):
         if forms[i] is None:
+            continue
+        if not inside[i] and toks[i][0] not in index.surface:
             continue
         words: list[str] = []
         corrected = 0
@@ -102,6 +107,8 @@ def find_mentions(text: str, index: ConceptIndex) -> list[Mention]:
                     continue
                 break
             ws, c = forms[j]
+            if not inside[j] and j > i:
+                break
             words.extend(ws)
             corrected += c
             count += 1
