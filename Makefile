@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-MEDSPACY := medspacy==1.3.1 PyRuSH==1.0.13 medspacy_quickumls==3.2
+MEDSPACY := medspacy==1.3.1 PyRuSH==1.0.13
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
 .PHONY: demo test install browser clean

@@ -100,6 +100,35 @@ class Context:
     section: str | None = None
 
 
+def _import_medspacy() -> None:
+    """Import spaCy and medspaCy without the weight the detector never uses.
+
+    thinc imports torch when it is installed (about 200 MB per process) and
+    medspaCy imports QuickUMLS, which imports NLTK and SciPy (about 130 MB),
+    only to offer a component this room does not use. Both are kept out while
+    importing; the entries are removed again afterwards, so the process can
+    still import torch or QuickUMLS itself later.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    if "spacy" not in sys.modules and "torch" not in sys.modules and importlib.util.find_spec("torch"):
+        sys.modules["torch"] = None  # thinc sees "no torch"
+        try:
+            import spacy  # noqa: F401
+        finally:
+            del sys.modules["torch"]
+    if "medspacy" not in sys.modules and "quickumls" not in sys.modules:
+        sys.modules["quickumls"] = types.ModuleType("quickumls")
+        sys.modules["quickumls"].spacy_component = None
+        try:
+            import medspacy  # noqa: F401  (registers the components)
+        finally:
+            del sys.modules["quickumls"]
+    import medspacy  # noqa: F401,F811
+
+
 @lru_cache(maxsize=1)
 def pipeline():
     """The spaCy pipeline (built once per process): tokenizer, line-aware sentences, ConText, sectionizer."""
@@ -117,7 +146,7 @@ def pipeline():
             logger.remove()
         except Exception:  # loguru is PyRuSH's; without it there is nothing to silence
             pass
-        import medspacy  # noqa: F401  (registers the components)
+        _import_medspacy()
         import spacy
         from medspacy.context import ConTextRule
         from medspacy.section_detection import SectionRule

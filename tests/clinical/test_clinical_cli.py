@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from openmaker.cli import app
 
-pytest.importorskip("medspacy")
 runner = CliRunner()
 
 GOLD = [

