@@ -41,7 +41,7 @@ KIND_SCORE = {
 }  # fmt: skip
 _ABBREV_SYNONYM = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,5}) - (.+)$")
 _LOINC_NOISE = re.compile(
-    r"\s*\[[^\]]*\]|\s+(?:serum/plasma|in serum or plasma|in serum|in plasma|in blood|in urine|by calculation|"
+    r"\s*\[[^\]]*\]|\s*\([^)]*\)|\s+(?:serum/plasma|in serum or plasma|in serum|in plasma|in blood|in urine|by calculation|"
     r"by automated count|lab)\b|\s+Ab\b",
     re.I,
 )
@@ -94,8 +94,8 @@ class ConceptIndex:
     # -- building ---------------------------------------------------------------------------------
     def add(self, text: str, entry: Entry, case_sensitive: bool = False) -> None:
         ws = words(text)
-        if not ws or not any(len(w) > 1 or w.isdigit() for w in ws):
-            return
+        if not ws or (not case_sensitive and not any(len(w) > 1 or w.isdigit() for w in ws)):
+            return  # a lone letter is a name only as a case-sensitive abbreviation ("K" before its value)
         if case_sensitive:
             self.surface[text.strip()].append(entry)
             return

@@ -161,6 +161,10 @@ def _plausible(text: str, m: Mention, toks, index: ConceptIndex) -> bool:
                 return False
             if next_word in NOT_A_DISEASE_AFTER:
                 return False
+    before = text[max(0, m.begin - 9) : m.begin].lower()
+    urine_count = after.startswith(("hpf", "lpf")) and "/" in text[m.end : m.end + 2]
+    if before.endswith(("vit ", "vitamin ", "vit. ")) or urine_count:
+        return False  # "vit K" is a vitamin, "WBC/hpf" a urine count
     concept = index.concepts.get(m.entry.standard_id)
     if concept is not None and concept.domain_id == "Measurement" and next_word in SALTS:
         return False  # "calcium carbonate" is a drug, not the calcium level

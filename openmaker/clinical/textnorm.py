@@ -36,6 +36,8 @@ ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "1
 
 def stem(word: str) -> str:
     """Lower case, possessive and plural gone, "-ing" gone (bleeding = bleed), ordinals spelled out."""
+    if len(word) >= 3 and word.endswith("s") and word[:-1].isupper():
+        return word[:-1].lower()  # "UTIs", "CVAs": an abbreviation's plural
     w = word.lower().replace("\u2019", "'")
     if w.endswith("'s"):
         w = w[:-2]

@@ -11,7 +11,6 @@ happens here, one writer.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import pickle
 import time
@@ -223,6 +222,11 @@ def run_nlp(cdm: Cdm, options: NlpOptions | None = None, index=None,
     require_tables(cdm.engine, cdm.schema)
     started = time.perf_counter()
     index = index or build_index(cdm)
+    if not index.concepts:
+        raise ClinicalError(
+            f"the CONCEPT table of {cdm.describe()} has no concepts to match: load a vocabulary first "
+            "('openmaker omop vocab load ATHENA_DIR') or build the demo CDM ('openmaker omop demo')"
+        )
     sections = section_concepts(index)
     index_bytes = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
     ids = pending_note_ids(cdm, options)
@@ -247,6 +251,3 @@ def run_nlp(cdm: Cdm, options: NlpOptions | None = None, index=None,
     report.seconds = time.perf_counter() - started
     return report
 
-
-def _today() -> dt.date:
-    return dt.date.today()

@@ -209,3 +209,13 @@ def test_count_helpers_agree(fixture_cdm):
     nlp = tables()["note_nlp"]
     with fixture_cdm.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(nlp)).scalar_one() == len(_rows(fixture_cdm))
+
+
+def test_a_cdm_without_vocabulary_is_a_clear_error(tmp_path):
+    from openmaker.clinical.errors import ClinicalError
+
+    cdm = connect(f"sqlite:///{tmp_path / 'novocab.db'}")
+    init_schema(cdm.engine)
+    add_notes(cdm, NOTES)
+    with pytest.raises(ClinicalError, match="has no concepts to match: load a vocabulary first"):
+        run_nlp(cdm, NlpOptions())
