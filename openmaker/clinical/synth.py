@@ -149,8 +149,8 @@ def generate_note(rng: random.Random, namer: _Namer, facts: dict[str, list[int]]
     return text
 
 
-def generate_notes(cdm: Cdm, count: int, seed: int = 7, facts: dict | None = None) -> list[dict]:
-    """``count`` notes as NOTE rows (dicts), for the persons in the CDM (round robin)."""
+def iter_notes(cdm: Cdm, count: int, seed: int = 7, facts: dict | None = None):
+    """``count`` notes as NOTE rows (dicts, without ``note_id``), for the persons in the CDM (round robin)."""
     concepts, synonyms, persons = _load(cdm)
     if not persons:
         persons = [1]
@@ -168,32 +168,40 @@ def generate_notes(cdm: Cdm, count: int, seed: int = 7, facts: dict | None = Non
             facts = {}
     rng = random.Random(seed)
     start = dt.date(2024, 1, 1)
-    rows = []
     for i in range(count):
         person = persons[i % len(persons)]
         kind = KINDS[i % len(KINDS)]
         when = start + dt.timedelta(days=rng.randint(0, 600), minutes=rng.randint(0, 1439))
         text = generate_note(rng, namer, facts.get(person, {}), pools, kind)
-        rows.append({
+        yield {
             "person_id": person, "note_date": when, "note_datetime": dt.datetime.combine(when, dt.time(rng.randint(6, 20), rng.randint(0, 59))),
             "note_type_concept_id": NOTE_TYPE_EHR, "note_class_concept_id": 0, "note_title": kind, "note_text": text,
             "encoding_concept_id": ENCODING_UTF8, "language_concept_id": LANGUAGE_ENGLISH, "provider_id": None,
             "visit_occurrence_id": None, "visit_detail_id": None, "note_source_value": "openmaker synth",
             "note_event_id": None, "note_event_field_concept_id": None,
-        })  # fmt: skip
-    return rows
+        }  # fmt: skip
 
 
 def write_notes(cdm: Cdm, count: int, seed: int = 7, facts: dict | None = None) -> int:
-    """Append ``count`` generated notes to the NOTE table (ids after the highest present)."""
+    """Append ``count`` generated notes to the NOTE table (ids after the highest present), 2,000 at a time."""
     if count <= 0:
         return 0
     note = tables(cdm.schema)["note"]
-    rows = generate_notes(cdm, count, seed, facts)
     with cdm.engine.begin() as conn:
-        first = (conn.execute(select(func.max(note.c.note_id))).scalar() or 0) + 1
-        for i, row in enumerate(rows):
-            row["note_id"] = first + i
-        for start in range(0, len(rows), 2000):
-            conn.execute(note.insert(), rows[start : start + 2000])
+        next_id = (conn.execute(select(func.max(note.c.note_id))).scalar() or 0) + 1
+    batch: list[dict] = []
+    written = 0
+    for row in iter_notes(cdm, count, seed, facts):
+        row["note_id"] = next_id
+        next_id += 1
+        batch.append(row)
+        if len(batch) == 2000:
+            written += _insert(cdm, note, batch)
+            batch = []
+    return written + (_insert(cdm, note, batch) if batch else 0)
+
+
+def _insert(cdm: Cdm, note, rows: list[dict]) -> int:
+    with cdm.engine.begin() as conn:
+        conn.execute(note.insert(), rows)
     return len(rows)
