@@ -109,7 +109,15 @@ class Detector:
         self.with_context = with_context
         self._sites: dict[str, int] = {}
 
+    @classmethod
+    def from_cdm(cls, cdm, **index_options) -> "Detector":
+        """A detector over the vocabulary in ``cdm`` (``index_options``: see :func:`build_index`)."""
+        from openmaker.clinical.index import build_index
+
+        return cls(build_index(cdm, **index_options))
+
     def detect(self, text, note_id=None) -> list[Entity]:
+        """The entities of one note, sorted by offset; a bad note raises :class:`NoteError`."""
         text = check_text(text, note_id)
         entities: list[Entity] = []
         for offset, piece in chunks(text):
@@ -219,12 +227,3 @@ class Detector:
                     inside = e.begin <= s.begin and s.end <= e.end
                     if near_before or inside:
                         e.attributes.append(Attr(s.type, s.begin, s.end, s.text, s.score))
-
-
-def detector_from_cdm(cdm, **index_options) -> "Detector":
-    from openmaker.clinical.index import build_index
-
-    return Detector(build_index(cdm, **index_options))
-
-
-Detector.from_cdm = staticmethod(detector_from_cdm)
