@@ -129,6 +129,58 @@ def _import_medspacy() -> None:
     import medspacy  # noqa: F401,F811
 
 
+#: Section names in data/shorthand.tsv -> medspaCy categories.
+_SECTION_MEANINGS = {
+    "assessment and plan": "observation_and_plan", "chief complaint": "chief_complaint",
+    "history of present illness": "history_of_present_illness", "impression": "observation_and_plan",
+    "physical examination": "physical_exam", "review of systems": "review_of_systems",
+    "social history": "social_history", "disposition": "observation_and_plan", "medications": "medications",
+}  # fmt: skip
+
+
+def shorthand_sections(present: set[str], rule_class) -> list:
+    """Section headers ("Imp:", "PEx:") from the room's shorthand list, not already among the rules."""
+    from openmaker.clinical.lexicon import load_lexicon
+
+    rules = []
+    for literal, meaning, kind in load_lexicon().shorthand:
+        category = _SECTION_MEANINGS.get(meaning.lower())
+        header = f"{literal}:"
+        if kind == "section" and category and header.lower() not in present:
+            rules.append(rule_class(header, category, pattern=None))
+            present.add(header.lower())
+    return rules
+
+
+_KIND_CATEGORY = {"negation": "NEGATED_EXISTENCE", "uncertainty": "POSSIBLE_EXISTENCE", "history": "HISTORICAL",
+                  "family": "FAMILY"}  # fmt: skip
+#: How the cues of data/shorthand.tsv act: after their target, on both sides, not at all, or as a scope end.
+_BACKWARD = frozenset({"(-)", "-ve", "neg"})
+_BOTH_SIDES = frozenset({"mom", "dad", "bro", "sis", "sib", "sibs", "mgf", "mgm", "pgf", "pgm", "fob"})
+_NOT_CUES = frozenset({"nad", "nka", "nkda", "unk"})  # statements, not modifiers of a mention
+_ENDS_SCOPE = frozenset({"2/2", "d/t", "c/o", "p/w", "a/w"})
+
+
+def shorthand_rules(present: set[str], rule_class) -> list:
+    """ConText rules for the room's shorthand list (``data/shorthand.tsv``) not already among the rules."""
+    from openmaker.clinical.lexicon import load_lexicon
+
+    rules = []
+    for literal, _meaning, kind in load_lexicon().shorthand:
+        lowered = literal.lower()
+        if lowered in present or lowered in _NOT_CUES:
+            continue
+        if kind == "other" and lowered in _ENDS_SCOPE:
+            rules.append(rule_class(literal, "TERMINATE", direction="TERMINATE"))
+        elif kind in _KIND_CATEGORY:
+            direction = "BACKWARD" if lowered in _BACKWARD else "BIDIRECTIONAL" if lowered in _BOTH_SIDES else "FORWARD"
+            rules.append(rule_class(literal, _KIND_CATEGORY[kind], direction=direction))
+        else:
+            continue
+        present.add(lowered)
+    return rules
+
+
 @lru_cache(maxsize=1)
 def pipeline():
     """The spaCy pipeline (built once per process): tokenizer, line-aware sentences, ConText, sectionizer."""
@@ -188,6 +240,7 @@ def pipeline():
         ):  # fmt: skip
             rules += [ConTextRule(literal, category, direction=direction) for literal, direction in items]
         rules += [ConTextRule(literal, "TERMINATE", direction="TERMINATE") for literal, _ in TERMINATE]
+        rules += shorthand_rules({r.literal.lower() for r in rules}, ConTextRule)
         rules += [ConTextRule(literal, "PSEUDO", direction="PSEUDO", pattern=pattern) for literal, pattern in PSEUDO]
         context.add(rules)
         # span_attrs=None: the section's effect on a mention is decided in apply_context (same sentence or list).
@@ -198,6 +251,7 @@ def pipeline():
         for category, literals in SECTIONS:
             for literal in literals:
                 section_rules.append(SectionRule(f"{literal}:", category, pattern=None))
+        section_rules += shorthand_sections({r.literal.lower() for r in section_rules}, SectionRule)
         sectionizer.add(section_rules)
         return nlp
 

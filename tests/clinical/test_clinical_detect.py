@@ -58,10 +58,20 @@ def test_shorthand_maps_to_the_eunomia_concept(eunomia_detector, note, surface, 
         ("s/p appendectomy", "appendectomy", "PAST_HISTORY"),
         ("Mother with Alzheimer's disease", "Alzheimer's disease", "PERTAINS_TO_FAMILY"),
         ("FHx: osteoporosis", "osteoporosis", "PERTAINS_TO_FAMILY"),
+        # cues from the room's shorthand list (data/shorthand.tsv)
+        ("mom w/ osteoporosis", "osteoporosis", "PERTAINS_TO_FAMILY"),
+        ("susp PNA", "PNA", "HYPOTHETICAL"),
+        ("PHx asthma", "asthma", "PAST_HISTORY"),
+        ("CXR: pneumonia (-)", "pneumonia", "NEGATION"),
     ],
 )
 def test_context_in_shorthand(eunomia_detector, note, surface, trait):
     assert trait in _find(eunomia_detector.detect(note), surface).traits
+
+
+def test_shorthand_section_headers(eunomia_detector):
+    assert _find(eunomia_detector.detect("Imp: pneumonia"), "pneumonia").section == "observation_and_plan"
+    assert _find(eunomia_detector.detect("PEx: asthma"), "asthma").section == "physical_exam"
 
 
 def test_context_stays_in_its_sentence_and_line(eunomia_detector):
