@@ -49,7 +49,7 @@ _BRACKET_BRAND = re.compile(r"\[([^\]]+)\]")
 DOMAIN_PRIORITY = {"Condition": 0, "Procedure": 1, "Measurement": 2, "Drug": 3, "Observation": 4}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Concept:
     concept_id: int
     name: str
@@ -60,7 +60,7 @@ class Concept:
     standard: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One way of naming a concept: the concept it names and the standard concept it stands for."""
 
@@ -86,7 +86,7 @@ class ConceptIndex:
     directions: frozenset = frozenset()
     known: set[str] = field(default_factory=set)
     first_words: set[str] = field(default_factory=set)
-    deletes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    deletes: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
     max_words: int = 1
     by_code: dict[tuple[str, str], int] = field(default_factory=dict)
     by_name: dict[str, int] = field(default_factory=dict)
@@ -126,17 +126,25 @@ class ConceptIndex:
         self.inner_words = frozenset(self.known | canon_sources | self.directions)
         # A reduced key stands for one concept only: "fracture" alone must not mean the ankle's.
         self.reduced = {k: v for k, v in self.reduced.items() if len({e.standard_id for e in v}) == 1}
-        for lists in (self.exact, self.bags, self.surface, self.reduced):
-            for entries in lists.values():
-                entries.sort(key=self._rank)
+        # Lists become tuples and the delete index holds a word (or a tuple of them) per variant: a full
+        # Athena vocabulary has millions of names, and these are most of the index's memory.
+        self.exact = {k: tuple(sorted(v, key=self._rank)) for k, v in self.exact.items()}
+        self.bags = {k: tuple(sorted(v, key=self._rank)) for k, v in self.bags.items()}
+        self.surface = {k: tuple(sorted(v, key=self._rank)) for k, v in self.surface.items()}
+        self.reduced = {k: tuple(sorted(v, key=self._rank)) for k, v in self.reduced.items()}
+        self.reduced_sites = {k: frozenset(v) for k, v in self.reduced_sites.items()}
+        deletes: dict[str, str | tuple[str, ...]] = {}
         for word in self.known:
             if len(word) >= 5 and word.isalpha():
                 for variant in _deletes(word):
-                    self.deletes[variant].add(word)
-        self.exact = dict(self.exact)
-        self.bags = dict(self.bags)
-        self.surface = dict(self.surface)
-        self.deletes = dict(self.deletes)
+                    held = deletes.get(variant)
+                    if held is None:
+                        deletes[variant] = word
+                    elif isinstance(held, str):
+                        deletes[variant] = (held, word)
+                    else:
+                        deletes[variant] = held + (word,)
+        self.deletes = deletes
 
     def _rank(self, entry: Entry):
         concept = self.concepts.get(entry.standard_id) or self.concepts.get(entry.source_id)
@@ -148,11 +156,11 @@ class ConceptIndex:
         """A vocabulary word within one edit of ``word`` (None when none, or when it is ambiguous)."""
         if len(word) < 5 or not word.isalpha() or word in self.known:
             return None
-        found = set(self.deletes.get(word, ()))
+        found = set(_words_of(self.deletes.get(word)))
         for variant in _deletes(word):
             if variant in self.known:
                 found.add(variant)
-            found.update(self.deletes.get(variant, ()))
+            found.update(_words_of(self.deletes.get(variant)))
         # Same first and last letter (misspellings keep the ends: "pnuemonia", "fibrilation"), and one edit
         # (two for long words): "pancreatic" is not "pancreatin", "hearing" is not "heparin".
         allowed = 2 if len(word) >= 10 else 1
@@ -190,6 +198,12 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
                 cur[j] = min(cur[j], prev2[j - 2] + 1)
         prev2, prev = prev, cur
     return prev[-1]
+
+
+def _words_of(held) -> tuple[str, ...]:
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, str) else held
 
 
 def _deletes(word: str) -> set[str]:
