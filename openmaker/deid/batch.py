@@ -119,6 +119,7 @@ class RunOptions:
     key: bytes = b""
     ocr_threads: int | None = None
     enhance: bool = True
+    faint_text: bool = True
     engines: tuple[str, ...] = ("rapidocr",)
 
     def deid_options(self):
@@ -137,6 +138,7 @@ class RunOptions:
             "allow_list": list(self.allow_list),
             "verify": self.verify,
             "enhance": self.enhance,
+            "faint_text": self.faint_text,
             "engines": list(self.engines),
             "retain_dates": self.retain_dates,
             "pseudonym_map": bool(self.pseudonyms),

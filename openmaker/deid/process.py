@@ -55,6 +55,9 @@ class DeidOptions:
     #: Also read a local-contrast-enhanced copy of each frame (CLAHE): finds faint and small text
     #: the plain frame hides, for about twice the OCR time.
     enhance: bool = True
+    #: Also look for text the OCR never outlined (faint, small) with a classical text-region detector
+    #: (``textlike``), and redact what of it no word the OCR read explains.
+    faint_text: bool = True
     #: OCR engines: RapidOCR always; Tesseract (Debian's tesseract-ocr) adds faint text, at about twice the time.
     engines: tuple[str, ...] = ("rapidocr",)
 
@@ -218,21 +221,40 @@ def _redact_frame(
     phi, redactions = find_phi(lines, width, height, options, context)
     timings["phi"] = timings.get("phi", 0.0) + time.perf_counter() - t0
     # Other renderings of a DICOM frame (e.g. the full range when the window clips text).
+    read = list(lines)
     for view in views:
         t0 = time.perf_counter()
         # Lines read surely on the frame are not read again; doubtful ones are (another rendering may read them).
         view_lines = detector.detect(view, skip=[line for line in lines if line.confidence >= 90.0])
         timings["ocr"] += time.perf_counter() - t0
         redactions += find_phi(view_lines, width, height, options, context)[1]
+        read += view_lines
     if "tesseract" in options.engines:
         t0 = time.perf_counter()
         extra_lines = _tesseract().detect(frame)
         timings["ocr"] += time.perf_counter() - t0
         redactions += find_phi(extra_lines, width, height, options, context, unreadable=False)[1]
+        read += extra_lines
+    if options.faint_text and options.threshold <= UNREAD_SCORE:
+        t0 = time.perf_counter()
+        redactions += _faint_text(frame, read, redactions, width, height)
+        timings["faint"] = timings.get("faint", 0.0) + time.perf_counter() - t0
     result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
     if options.verify:
         _verify(result, frame, views, options, detector, context, timings)
     return result
+
+
+def _faint_text(frame: np.ndarray, read: list[Line], redactions: list[Redaction], width: int, height: int) -> list[Redaction]:
+    """Text-like regions (``textlike``) that no word read on any view explains, redacted as unread text."""
+    from openmaker.deid.textlike import text_regions, unexplained
+
+    explained = [w.box for line in read if not line.unread for w in line.words]
+    explained += [line.box for line in read if line.unread] + [r.box for r in redactions]
+    return [
+        Redaction("ID", UNREAD_SCORE, pad_box(box, width, height))
+        for box in unexplained(text_regions(frame), explained)
+    ]
 
 
 _tesseract_detector = None
