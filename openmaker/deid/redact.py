@@ -22,6 +22,8 @@ from openmaker.deid.ocr import Line, Word
 PAD_X = 0.25
 PAD_Y = 0.1
 PAD_MIN = 3
+#: Pixels the sideways padding may still reach into a kept word of the same line.
+SIDE_OVERLAP = 2
 
 
 @dataclass
@@ -112,10 +114,12 @@ def _spare(box, core, kept_words) -> tuple[int, int, int, int]:
             elif ky1 <= cy1 - 0.5 * (cy1 - cy0) and y0 < ky1:
                 y0 = min(int(np.floor(cy0)), int(np.ceil(ky1)))
         elif min(ky1, cy1) - max(ky0, cy0) >= 0.5 * min(ky1 - ky0, cy1 - cy0):  # same line: left or right
-            if kx0 >= cx1 and x1 > kx0:
-                x1 = max(int(np.ceil(cx1)), int(np.floor(kx0)))
-            elif kx1 <= cx0 and x0 < kx1:
-                x0 = min(int(np.floor(cx0)), int(np.ceil(kx1)))
+            # Word boxes of one line are estimates from character positions: the boundary between
+            # two words is uncertain by a pixel or two, so the padding may reach that far into the kept word.
+            if kx0 >= cx1 and x1 > kx0 + SIDE_OVERLAP:
+                x1 = max(int(np.ceil(cx1)), int(np.floor(kx0)) + SIDE_OVERLAP)
+            elif kx1 <= cx0 and x0 < kx1 - SIDE_OVERLAP:
+                x0 = min(int(np.floor(cx0)), int(np.ceil(kx1)) - SIDE_OVERLAP)
     return x0, y0, x1, y1
 
 

@@ -11,12 +11,16 @@ This finds text the way text looks, without reading it:
    tile (a low percentile, so sparse text does not raise it), above an
    absolute floor, and not dominated by horizontal edges;
 3. lines: connected runs of such pixels 5-40 px high and at least 1.5 times
-   as wide as high, mostly filled (a row of glyphs, not a scattered texture).
+   as wide as high, mostly filled (a row of glyphs, not a scattered texture);
+   a second pass at half the energy thresholds adds the faintest rows (7-10 px
+   glyphs at contrasts under 0.1), which the same shape tests keep from texture.
 
 ``process`` redacts the lines that no word read by the OCR explains: a line
 mostly covered by read words was read, and the PHI detector has already
 decided on it (technical text stays kept); one that is not was either never
 outlined or read too wrongly to classify, and cannot be shown not to be PHI.
+Unexplained pieces of one row a few glyph heights apart, with no read word
+between them, are joined: a faint row is often found only in pieces.
 Everything is NumPy and OpenCV on the whole frame, about 30 ms for 1024x1024.
 """
 
@@ -38,6 +42,11 @@ POOL_Y = 3
 SNR = 8.0
 #: ... above an absolute floor, and not dominated by horizontal edges (an organ's outline, a ruler).
 MIN_ENERGY = 400.0
+#: A second, fainter pass (7-10 px glyphs at contrasts under 0.1 give about half the energy).
+SNR_FAINT = 4.0
+MIN_ENERGY_FAINT = 200.0
+#: Unexplained pieces of one row this many glyph heights apart are joined (the gap is faint text too).
+BRIDGE_GAP = 6.0
 #: The background floor: this percentile of a 64 px tile's energy (text is sparse in a tile).
 FLOOR_PERCENTILE = 40
 #: Read words explain this many region heights beyond their boxes, left and right.
@@ -73,8 +82,18 @@ def text_regions(frame: np.ndarray) -> list[TextRegion]:
     ex = cv2.blur(gx * gx, (POOL_X, POOL_Y))
     ey = cv2.blur(gy * gy, (POOL_X, POOL_Y))
     floor = _tile_floor(ex)
-    mask = (ex > SNR * floor) & (ex > MIN_ENERGY) & (ex > 0.25 * ey)
-    mask = mask.astype(np.uint8)
+    strokes = ex > 0.25 * ey
+    out: list[TextRegion] = []
+    for snr, min_energy in ((SNR, MIN_ENERGY), (SNR_FAINT, MIN_ENERGY_FAINT)):
+        mask = ((ex > snr * floor) & (ex > min_energy) & strokes).astype(np.uint8)
+        out += _rows(mask)
+    return out
+
+
+def _rows(mask: np.ndarray) -> list[TextRegion]:
+    """The connected runs of ``mask`` shaped like a row of glyphs."""
+    import cv2
+
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     out: list[TextRegion] = []
     for x, y, w, h, area in stats[1:]:
@@ -138,4 +157,29 @@ def unexplained(
         for start, stop in zip(edges[::2], edges[1::2]):
             if stop - start >= min_run * height:
                 out.append((x0 + int(start), y0, x0 + int(stop), y1))
-    return out
+    return _bridge(out, explained)
+
+
+def _bridge(boxes: list[tuple[int, int, int, int]], explained) -> list[tuple[int, int, int, int]]:
+    """Join unexplained runs of one row across a gap no read word lies in (up to ``BRIDGE_GAP`` heights):
+    the detector finds a faint row only in pieces, and what lies between them is the same row of text."""
+    boxes = sorted(set(boxes))
+    joined = list(boxes)
+    for i, (a0, b0, a1, b1) in enumerate(boxes):
+        ha = b1 - b0
+        for c0, d0, c1, d1 in boxes[i + 1 :]:
+            hc = d1 - d0
+            gap = c0 - a1
+            if gap <= 0 or gap > BRIDGE_GAP * max(ha, hc) or max(ha, hc) > 1.6 * min(ha, hc):
+                continue
+            if min(b1, d1) - max(b0, d0) < 0.5 * min(ha, hc):
+                continue
+            top, bottom = min(b0, d0), max(b1, d1)
+            tall = 3.0 * (bottom - top) + 6  # a huge box around an ultrasound sector is no word
+            if any(
+                x0 < c0 and a1 < x1 and min(y1, bottom) - max(y0, top) > 0 and y1 - y0 <= tall
+                for x0, y0, x1, y1 in explained
+            ):
+                continue
+            joined.append((a1, top, c0, bottom))
+    return joined

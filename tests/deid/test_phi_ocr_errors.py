@@ -52,3 +52,64 @@ def test_letter_spaced_words_are_joined_at_punctuation():
 
 def test_full_width_forms_become_ascii():
     assert _normalise("HUGHES\uff0cBRYAN\uff1a") == "HUGHES,BRYAN:"
+
+
+# ---------------------------------------------------------------------------- misreads the rules used to miss
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('COOPER"MARY', [('COOPER"MARY', "NAME")]),  # the DICOM "^" read as a quote
+        ("COOPER'MARY", [("COOPER'MARY", "NAME")]),
+        ("COOPER~MARY~J", [("COOPER~MARY~J", "NAME")]),  # ... or a tilde, with a middle initial
+        ("Cooper\u201cMary", [("Cooper\u201cMary", "NAME")]),
+    ],
+)
+def test_quote_or_tilde_for_the_name_separator(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["WOMEN'S", "Children's", "ZZZ'YYY", "TIS\"MI", "L'R"])
+def test_apostrophes_and_quotes_that_are_no_name_separator(text):
+    assert [t for t in _found(text) if t[1] == "NAME"] == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Dallas, TX 7534", [("Dallas, TX 7534", "ADDRESS")]),  # ZIP read a digit short
+        ("North Jamie, MS 9364", [("North Jamie, MS 9364", "ADDRESS")]),
+        ("5 Oak Street, Dallas, TX 7534", [("5 Oak Street, Dallas, TX 7534", "ADDRESS")]),
+        ("Dallas, TX 75342", [("Dallas, TX 75342", "ADDRESS")]),  # the full ZIP as before
+    ],
+)
+def test_zip_code_a_digit_short_after_city_and_state(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["MS 9364", "CT 1234", "PA 1200", "Dallas, TX 7534.5"])
+def test_four_digits_after_a_state_alone_are_no_zip(text):
+    assert [t for t in _found(text) if t[1] == "ADDRESS"] == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2013:12:13", [("2013:12:13", "DATE")]),  # year and time, the space read as a colon
+        ("20 Mar 2013:12:13", [("20 Mar 2013:12:13", "DATE")]),
+        ("2013:12:13:05", [("2013:12:13:05", "DATE")]),
+    ],
+)
+def test_time_glued_to_the_year_by_a_colon(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Sandra", "SANDRA", "Owen", "GLENN"])
+def test_frequent_given_names_count_alone(text):
+    # Philter's safe-word list holds them, but in an annotation they are names.
+    assert _found(text) == [(text, "NAME")]
+
+
+def test_ordinary_words_among_names_still_need_evidence():
+    assert _found("MARY") == [] and _found("Foley") == [] and _found("Gleason 3+4") == []

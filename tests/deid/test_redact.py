@@ -88,3 +88,13 @@ def test_padding_stays_off_kept_words_of_tight_neighbouring_lines():
     x0, y0, x1, y1 = redaction.box
     assert y1 == 23  # not into the kept line below (padding would reach 28)
     assert x0 < 100 and x1 > 180  # sideways padding kept
+
+
+def test_sideways_padding_reaches_a_pixel_or_two_into_a_kept_word_of_the_line():
+    # "Age: 73": the label is kept, and the estimated boundary between the words is uncertain.
+    label = Word("Age:", 90, (126, 28, 152, 51))
+    age = Word("73", 100, (154, 28, 168, 51))
+    lines = [Line("Age: 73", 98, (126, 28, 168, 51), [], [label, age])]
+    text, spans = ocr_text(lines)
+    (redaction,) = redactions_for([_entity(text, 5, 7, type_="AGE")], spans, 400, 100, threshold=0.0)
+    assert redaction.box[0] == 150  # two pixels into the label's box, no further

@@ -109,3 +109,31 @@ def test_technical_text_the_ocr_read_stays(detector):
     ImageDraw.Draw(image).text((20, 140), "kVp 120  mAs 250", fill=(255, 255, 255), font=font)
     result = deidentify_image(encode(np.asarray(image)), "tech.png", DeidOptions(), detector)
     assert result.frames[0].redactions == []
+
+
+@pytest.mark.skipif(not FONT.is_file(), reason="needs DejaVu Sans")
+def test_the_faint_pass_finds_text_at_half_the_contrast(monkeypatch):
+    import openmaker.deid.textlike as textlike
+
+    frame, box = _scan("SMITH, JOHN", delta=20.0)
+    assert _covered([r.box for r in text_regions(frame)], box) > 0.6
+    monkeypatch.setattr(textlike, "SNR_FAINT", textlike.SNR)
+    monkeypatch.setattr(textlike, "MIN_ENERGY_FAINT", textlike.MIN_ENERGY)
+    assert text_regions(frame) == []  # the first pass alone misses it
+    # ... and the fainter pass still finds nothing in noise and an organ's outline.
+    monkeypatch.undo()
+    assert text_regions(_scan(None)[0]) == []
+
+
+def test_pieces_of_one_unexplained_row_are_joined_across_an_unread_gap():
+    pieces = [TextRegion((20, 20, 31, 26), 6.0), TextRegion((67, 20, 146, 27), 7.0)]
+    boxes = unexplained(pieces, [])
+    assert (31, 20, 67, 27) in boxes  # the gap between them is redacted too
+    # Not across a word the OCR read (it was decided on), nor across a wide gap or to another row.
+    assert (31, 20, 67, 27) not in unexplained(pieces, [(40, 19, 60, 28)])
+    far = [TextRegion((20, 20, 31, 26), 6.0), TextRegion((120, 20, 160, 27), 7.0)]
+    assert len(unexplained(far, [])) == 2
+    rows = [TextRegion((20, 20, 31, 26), 6.0), TextRegion((40, 40, 80, 47), 7.0)]
+    assert len(unexplained(rows, [])) == 2
+    # A huge box around an ultrasound sector is no read word: the gap is still joined.
+    assert (31, 20, 67, 27) in unexplained(pieces, [(0, 0, 900, 700)])

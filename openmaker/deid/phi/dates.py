@@ -55,6 +55,10 @@ _TIME_GLUED = re.compile(
     r"(?<![\s:(\[]\d)(?<!^\d)\d:[0-5]\d(?::\d{2,3})?[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
     r"|(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d:\d{3}[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
 )
+# A time OCR glued to the year before it with a colon: "20 Mar 2013:12:13", "2013:12:13:05".
+_TIME_AFTER_YEAR = re.compile(
+    r"(?<![\d:.])(?:19|20)\d\d:(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?![\d:])"
+)
 _AGE = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y|mos?\.?|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
     re.IGNORECASE,
@@ -192,6 +196,10 @@ def find_times(text: str) -> tuple[TimeHit, ...]:
         if not any(h.begin < m.end() and m.start() < h.end for h in hits):
             minute = m.group("m") or m.group("m2")
             hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(minute), int(m.group("s")), False))
+    for m in _TIME_AFTER_YEAR.finditer(text):
+        if not any(h.begin < m.end() and m.start() < h.end for h in hits):
+            s = m.group("s")
+            hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(m.group("m")), int(s) if s else None, False))
     for m in _TIME_GLUED.finditer(text):
         if not any(h.begin <= m.start() and m.end() <= h.end for h in hits):
             hits.append(TimeHit(m.start(), m.end(), 0, 0, None, True))

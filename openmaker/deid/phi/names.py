@@ -13,7 +13,8 @@ Scores:
 * first + last name pair (either order, an initial between allowed) where a word is
   ambiguous, technical or a month ("Mary White", "SHARP JACOB", "BALL APRIL"): 0.65;
 * "LAST,FIRST" / "LAST, FIRST" / "LAST^FIRST": 0.80 when a part is a listed name,
-  else 0.65 ("^" always 0.80);
+  else 0.65 ("^" always 0.80); "LAST\"FIRST", "LAST'FIRST", "LAST~FIRST" (OCR's reading
+  of "^"), with a listed part: 0.80;
 * initial + surname ("A. WILSON"): 0.75; up to three names before a credential
   ("K. WARD MD", "Jane Roe, MD"): 0.80;
 * name context, next to a name scoring >= 0.6: a listed (even ambiguous or technical)
@@ -79,10 +80,21 @@ def _read(name: str) -> frozenset[str]:
             return frozenset(line.strip() for line in fh if line.strip() and not line.startswith("#"))
 
 
+#: Frequent given names and surnames that Philter's safe-word list also holds, though in an image
+#: annotation they are next to never anything but a name ("Sandra", "OWEN", "MILLER"): not ambiguous.
+#: Words with a medical or technical sense (Foley, Gleason, Nissen, Penrose, Allegra, Mayo) stay ambiguous.
+_NOT_AMBIGUOUS = frozenset(
+    {"sandra", "gillian", "glenn", "humphrey", "irving", "jude", "owen", "joe", "ahmed",
+     "mohamed", "hameed", "bilal", "asad", "masako", "rupinder", "zoran", "aviva", "davies", "hoffman",
+     "gardner", "crawford", "waddell", "lennox", "moore", "pratt", "ewing", "brady", "conway"}
+)
+
+
 @lru_cache(maxsize=1)
 def name_lists() -> NameLists:
     """The vendored name lists, loaded on first use and cached."""
-    return NameLists(_read("firstnames.txt.gz"), _read("lastnames.txt.gz"), _read("common_names.txt.gz"))
+    common = _read("common_names.txt.gz") - _NOT_AMBIGUOUS
+    return NameLists(_read("firstnames.txt.gz"), _read("lastnames.txt.gz"), common)
 
 
 def listed_name(text: str) -> bool:
@@ -181,6 +193,8 @@ class NamePatternRecognizer(Recognizer):
             for k, word in enumerate(line):
                 t = word.text
                 # one word: LAST,FIRST or LAST^FIRST^MIDDLE
+                if self._misread_caret(word, spans):
+                    continue
                 for sep in ("^", ","):
                     if sep in t.strip(sep + " "):
                         parts = split_parts(word, sep)
@@ -205,6 +219,33 @@ class NamePatternRecognizer(Recognizer):
                         end = nxt.end if nxt.truncated else bcore[2]
                         spans.append(Span(a[1], end, NAME, 0.8 if hit else 0.65, self.name))
         return spans
+
+
+    @staticmethod
+    def _misread_caret(word: Word, spans: list[Span]) -> bool:
+        """'COOPER"MARY', "COOPER'MARY", "COOPER~MARY^J": OCR reads the DICOM "^" as a quote or tilde.
+
+        Every part but a last initial has two letters or more and is capitalised, the first a possible
+        name, and one part is a listed name ("O'BRIEN", "WOMEN'S", "Children's" are not split here).
+        """
+        t = word.text
+        if "^" in t or not any(c in t for c in _MISREAD_CARET):
+            return False
+        parts = split_parts(word, _MISREAD_CARET)
+        if len(parts) < 2 or len(parts[0][0]) < 2 or len(parts[1][0]) < 2:
+            return False
+        if not (candidate(parts[0][0]) or _tech_name(parts[0][0])):
+            return False
+        if not all(candidate(p[0]) or _tech_name(p[0]) or (k >= 2 and _initial(p[0])) for k, p in enumerate(parts)):
+            return False
+        if not any(_listed(p[0]) for p in parts):
+            return False
+        end = word.end if word.truncated else parts[-1][2]
+        spans.append(Span(parts[0][1], end, NAME, 0.8, NamePatternRecognizer.name))
+        return True
+
+
+_MISREAD_CARET = "\"'~`\u201c\u201d\u2018\u2019"
 
 
 def _initial(text: str) -> bool:

@@ -13,6 +13,7 @@ age "61Y", "061Y", "61 yo", "61-year-old"             0.90
 URL with scheme or www.                               0.95 (bare domain 0.75)
 phone / fax number                                    0.85
 postal address (number + street + suffix)             0.90, zip after a state 0.90
+zip read a digit short after "City, ST" ("TX 7534")   0.85
 sex marker "[M]", "(F)"                               0.90
 sex marker "M"/"F" next to a date, age or name        0.85; "Male"/"Female" 0.85
 id: digit run of 8+ / 6-7 / 5 digits                  0.85 / 0.75 / 0.65
@@ -221,11 +222,16 @@ _STREET = re.compile(
     rf"(?<![\w/.-])\d{{1,6}}[A-Za-z]?(?:[ ]+{_CAPWORD}){{1,4}}[ ]+(?:{_STREET_SUFFIX})\b\.?"
     rf"(?:,?[ ]+(?:(?:apt|suite|ste|unit|#)\.?[ ]?#?\w+))?"
     rf"(?:,[ ]?{_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}})?"
-    rf"(?:,?[ ](?:{_STATES}))?(?:[ ]\d{{5}}(?:-\d{{4}})?)?",
+    rf"(?:,?[ ](?:{_STATES}))?(?:[ ]\d{{4,5}}(?:-\d{{4}})?(?!\d))?",
     re.IGNORECASE,
 )
 _CITY_STATE_ZIP = re.compile(
     rf"(?<![\w])(?:{_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}},[ ]?)?(?:{_STATES})[ ]+\d{{5}}(?:-\d{{4}})?(?!\d)"
+)
+# A ZIP code OCR read a digit short ("Dallas, TX 7534" for 75342): only after "City, ST", where
+# four digits are no technical value.
+_CITY_STATE_ZIP4 = re.compile(
+    rf"(?<![\w]){_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}},[ ]?(?:{_STATES})[ ]+\d{{4}}(?![\d.,:/-]?\d)"
 )
 _PO_BOX = re.compile(r"\bP\.?[ ]?O\.?[ ]?Box[ ]+\d+", re.IGNORECASE)
 # What may stand before "City, ST 12345" on the same line and still be the address:
@@ -241,7 +247,7 @@ class AddressRecognizer(Recognizer):
 
     def analyze(self, doc, context, found):
         spans = []
-        for rx, score in ((_STREET, 0.9), (_CITY_STATE_ZIP, 0.9), (_PO_BOX, 0.9)):
+        for rx, score in ((_STREET, 0.9), (_CITY_STATE_ZIP, 0.9), (_CITY_STATE_ZIP4, 0.85), (_PO_BOX, 0.9)):
             for m in rx.finditer(doc.text):
                 text = m.group()
                 # A street match must not be only technical words ("4 L Dr").
@@ -249,7 +255,7 @@ class AddressRecognizer(Recognizer):
                 if rx is _STREET and all(is_technical(w) for w in words[1:-1]):
                     continue
                 begin = m.start()
-                if rx is _CITY_STATE_ZIP:
+                if rx is _CITY_STATE_ZIP or rx is _CITY_STATE_ZIP4:
                     a, _ = doc.line_spans[doc.text.count("\n", 0, begin)]
                     head = _ADDRESS_HEAD.search(doc.text, a, begin)
                     if head and head.end() == begin and ":" not in head.group():
