@@ -38,6 +38,24 @@ class Room:
     samples: Callable[[Any], Awaitable[list[str]]] | None = None
 
 
+class LazyCommands(list):
+    """A room's ``(name, typer_app)`` list, built from ``module.commands()`` when the CLI first asks.
+
+    Importing a room stays cheap: its CLI module (Typer apps, their imports) loads only on use.
+    """
+
+    def __init__(self, module: str):
+        super().__init__()
+        self._module = module
+
+    def __iter__(self):
+        if not len(self):
+            import importlib
+
+            self.extend(importlib.import_module(self._module).commands())
+        return super().__iter__()
+
+
 def load_rooms() -> list[Room]:
     """Every installed room, sorted by name."""
     rooms = []

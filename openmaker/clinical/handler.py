@@ -18,13 +18,14 @@ from typing import Any
 
 from openmaker.clinical.errors import ClinicalError, NoteError
 from openmaker.serving import codecs
+from openmaker.serving.custom_attributes import HEADER as CUSTOM_ATTRIBUTES
+from openmaker.serving.custom_attributes import parse_custom_attributes
 from openmaker.serving.errors import BadRequest, InferenceError
 from openmaker.serving.handlers.base import Context, Handler
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 
 OPERATIONS = ("detect-entities-v2", "infer-snomedct", "detect-entities")
 OPTION_NAMES = ("operation", "min_score")
-CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 MAX_TEXT = 100_000  # characters per request; longer notes belong in a batch run
 _detectors: dict[str | None, Any] = {}
 _lock = threading.Lock()
@@ -61,19 +62,6 @@ def _options(values: dict[str, Any]) -> tuple[str, float]:
     if not 0.0 <= min_score <= 1.0:
         raise BadRequest(f"min_score must be between 0 and 1, not {min_score}")
     return operation, min_score
-
-
-def parse_custom_attributes(value: str) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for part in value.replace(";", ",").split(","):
-        if not part.strip():
-            continue
-        key, sep, item = part.partition("=")
-        key = key.strip().lower().replace("-", "_")
-        if not sep or key not in OPTION_NAMES:
-            raise BadRequest(f"custom attribute {part.strip()!r} is not one of {', '.join(OPTION_NAMES)}=VALUE")
-        options[key] = item.strip()
-    return options
 
 
 def read_text(body: bytes, content_type: str) -> str:
@@ -121,7 +109,7 @@ class ClinicalHandler(Handler):
         values = dict(self.defaults)
         headers = {k.lower(): v for k, v in (request.headers or {}).items()}
         if headers.get(CUSTOM_ATTRIBUTES):
-            values.update(parse_custom_attributes(headers[CUSTOM_ATTRIBUTES]))
+            values.update(parse_custom_attributes(headers[CUSTOM_ATTRIBUTES], OPTION_NAMES))
         return (text, *_options(values))
 
     def inference(self, inputs: list[Any]) -> list[Any]:

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from openmaker.rooms import Page, Room
+from openmaker.rooms import LazyCommands, Page, Room
 
 ENTITIES_MODEL = "clinical-entities"
 CONCEPTS_MODEL = "clinical-concepts"
-
-
-class _LazyCommands(list):
-    def __iter__(self):
-        if not len(self):
-            from openmaker.clinical.cli import commands
-
-            self.extend(commands())
-        return super().__iter__()
 
 
 def pages(server) -> list[Page]:
@@ -76,7 +67,7 @@ room = Room(
     name="clinical",
     title="Clinical NLP",
     description="Find medical entities in clinical notes and write them to an OMOP CDM NOTE_NLP table.",
-    commands=_LazyCommands(),
+    commands=LazyCommands("openmaker.clinical.cli"),
     pages=pages,
     samples=samples,
 )

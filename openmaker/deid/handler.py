@@ -20,6 +20,8 @@ from typing import Any
 
 from openmaker.deid.errors import DeidError, ImageReadError
 from openmaker.serving import codecs
+from openmaker.serving.custom_attributes import HEADER as CUSTOM_ATTRIBUTES
+from openmaker.serving.custom_attributes import parse_custom_attributes
 from openmaker.serving.errors import BadRequest, InferenceError, NotAcceptable
 from openmaker.serving.handlers.base import Context, Handler
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
@@ -28,7 +30,6 @@ PNG = "image/png"
 DICOM = "application/dicom"
 SUPPORTED_ACCEPT = (PNG, codecs.JSON, DICOM)
 OPTION_NAMES = ("color", "dpi", "threshold", "mode", "verify")
-CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 
 
 def _answer_type(accept: str) -> str:
@@ -36,20 +37,6 @@ def _answer_type(accept: str) -> str:
         if media_type in SUPPORTED_ACCEPT:
             return media_type
     raise NotAcceptable(f"cannot produce any type in Accept {accept!r}; supported: {', '.join(SUPPORTED_ACCEPT)}")
-
-
-def parse_custom_attributes(value: str) -> dict[str, str]:
-    """``mode=strict,color=black`` (``,`` or ``;`` between pairs) as a dict of known option names."""
-    options: dict[str, str] = {}
-    for part in value.replace(";", ",").split(","):
-        if not part.strip():
-            continue
-        key, sep, item = part.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in OPTION_NAMES:
-            raise BadRequest(f"custom attribute {part.strip()!r} is not one of {', '.join(OPTION_NAMES)}=VALUE")
-        options[key] = item.strip()
-    return options
 
 
 class DeidHandler(Handler):
@@ -91,7 +78,7 @@ class DeidHandler(Handler):
         values = dict(self.defaults)
         headers = {k.lower(): v for k, v in (request.headers or {}).items()}
         if headers.get(CUSTOM_ATTRIBUTES):
-            values.update(parse_custom_attributes(headers[CUSTOM_ATTRIBUTES]))
+            values.update(parse_custom_attributes(headers[CUSTOM_ATTRIBUTES], OPTION_NAMES))
         return request.body, answer, self._options(values)
 
     def inference(self, inputs: list[Any]) -> list[Any]:

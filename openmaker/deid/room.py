@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from openmaker.rooms import Page, Room
+from openmaker.rooms import LazyCommands, Page, Room
 
 SAMPLE_MODEL = "deid"
-
-
-class _LazyCommands(list):
-    # Typer apps are built when the CLI asks, so that importing the room stays cheap.
-    def __iter__(self):
-        if not len(self):
-            from openmaker.deid.cli import commands
-
-            self.extend(commands())
-        return super().__iter__()
 
 
 def pages(server) -> list[Page]:
@@ -76,7 +66,7 @@ room = Room(
     name="deid",
     title="De-identification",
     description="Find PHI burned into medical images (PNG, JPEG, TIFF, DICOM), redact it, clean DICOM headers.",
-    commands=_LazyCommands(),
+    commands=LazyCommands("openmaker.deid.cli"),
     pages=pages,
     samples=samples,
 )
