@@ -123,7 +123,9 @@ def demo(
         + ", ".join(f"{table} +{rows}" for table, rows in copied.items() if rows)
     )
     if nlp:
-        _run_nlp(cdm, __import__("openmaker.clinical.writer", fromlist=["NlpOptions"]).NlpOptions(), verbose, False)
+        from openmaker.clinical.writer import NlpOptions
+
+        _run_nlp(cdm, NlpOptions(), verbose, False)
 
 
 @app.command("nlp")

@@ -110,7 +110,7 @@ def copy_tables(cdm: Cdm, names=VOCAB_TABLES + ("person", "visit_occurrence")) -
             idx = [(i, c) for i, c in enumerate(columns) if c in keep]
             records = []
             for row in rows:
-                record = {c: _value(row[i]) for i, c in idx}
+                record = {c: row[i] for i, c in idx}
                 for column in table.columns:
                     if column.name not in record:
                         record[column.name] = None
@@ -119,10 +119,6 @@ def copy_tables(cdm: Cdm, names=VOCAB_TABLES + ("person", "visit_occurrence")) -
                 conn.execute(table.insert(), records[start : start + 5000])
             copied[name] = len(records)
     return copied
-
-
-def _value(v):
-    return v
 
 
 def _derived(name: str) -> tuple[list[str], list[tuple]]:
@@ -149,13 +145,11 @@ def load_demo(cdm: Cdm, notes: int = 300, seed: int = 7) -> dict[str, int]:
 
 def vocabulary_cdm() -> Cdm:
     """An in-memory SQLite CDM holding only Eunomia's vocabulary: the detector's default without a database."""
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import StaticPool
 
-    from openmaker.clinical.cdm import Cdm as _Cdm
-    from sqlalchemy import create_engine
-
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    cdm = _Cdm(engine, None)
+    cdm = Cdm(engine, None)
     init_schema(engine, None)
     copy_tables(cdm, VOCAB_TABLES)
     return cdm

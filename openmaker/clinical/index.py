@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from openmaker.clinical.cdm import Cdm
 from openmaker.clinical.lexicon import Lexicon, load_lexicon
-from openmaker.clinical.schema import tables
+from openmaker.clinical.errors import ClinicalError
+from openmaker.clinical.schema import require_tables, tables
 from openmaker.clinical.textnorm import CANON, CANON_PAIRS, STOP, TAG, bag, key, stem, words
 
 #: Domains whose concepts the detector looks for, and how Comprehend Medical would file them.
@@ -226,7 +227,12 @@ def _indexable(name: str) -> bool:
 
 
 def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | None = None) -> ConceptIndex:
-    """Read the vocabulary tables of ``cdm`` and build the index (plus the room's lexicons)."""
+    """Read the vocabulary tables of ``cdm`` and build the index (plus the room's lexicons).
+
+    A database without the vocabulary tables, or with no concepts in them, is a :class:`ClinicalError`
+    naming it: there would be nothing to match.
+    """
+    require_tables(cdm.engine, cdm.schema, ("concept", "concept_synonym", "concept_relationship"))
     t = tables(cdm.schema)
     concept, synonym, relationship = t["concept"], t["concept_synonym"], t["concept_relationship"]
     lexicon = lexicon or load_lexicon()
@@ -245,6 +251,11 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
         for cid, name, domain, vocab, klass, code, standard in conn.execute(query):
             index.concepts[int(cid)] = Concept(int(cid), name, domain, vocab, klass, code, standard == "S")
             index.by_code[(vocab, code)] = int(cid)
+        if not index.concepts:
+            raise ClinicalError(
+                f"the CONCEPT table of {cdm.describe()} has no concepts to match: load a vocabulary first "
+                "('openmaker omop vocab load ATHENA_DIR') or build the demo CDM ('openmaker omop demo')"
+            )
         maps_to: dict[int, int] = {}
         rel_rows = conn.execute(
             select(relationship.c.concept_id_1, relationship.c.concept_id_2, relationship.c.relationship_id).where(

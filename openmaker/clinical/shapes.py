@@ -24,7 +24,7 @@ def _attribute(entity: Entity, attr, attr_id: int) -> dict:
         "Type": attr.type,
         "Score": round(attr.score, 4),
         "RelationshipScore": round(min(attr.score, entity.score), 4),
-        "RelationshipType": attr.type if attr.type != "TEST_UNIT" else "TEST_UNIT",
+        "RelationshipType": attr.type,
         "Id": attr_id,
         "BeginOffset": attr.begin,
         "EndOffset": attr.end,

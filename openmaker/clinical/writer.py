@@ -222,11 +222,6 @@ def run_nlp(cdm: Cdm, options: NlpOptions | None = None, index=None,
     require_tables(cdm.engine, cdm.schema)
     started = time.perf_counter()
     index = index or build_index(cdm)
-    if not index.concepts:
-        raise ClinicalError(
-            f"the CONCEPT table of {cdm.describe()} has no concepts to match: load a vocabulary first "
-            "('openmaker omop vocab load ATHENA_DIR') or build the demo CDM ('openmaker omop demo')"
-        )
     sections = section_concepts(index)
     index_bytes = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
     ids = pending_note_ids(cdm, options)

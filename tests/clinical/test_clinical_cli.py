@@ -113,3 +113,15 @@ def test_demo_builds_a_cdm_and_fills_note_nlp(tmp_path):
     assert again.exit_code == 0 and "0 note(s) processed" in again.output
     bad = runner.invoke(app, ["omop", "demo", "--db", str(db), "--notes", "-1"])
     assert bad.exit_code == 2 and "--notes" in bad.output
+
+
+def test_detector_over_a_database_without_a_vocabulary(tmp_path):
+    from openmaker.clinical.cdm import connect
+    from openmaker.clinical.schema import init_schema
+
+    missing = runner.invoke(app, ["omop", "entities", "-", "--db", str(tmp_path / "nothing.db")], input="afib")
+    assert missing.exit_code == 2 and "has no CDM table concept" in missing.output
+    empty = tmp_path / "empty.db"
+    init_schema(connect(str(empty)).engine)
+    result = runner.invoke(app, ["omop", "eval", "gold.jsonl", "--db", str(empty)])
+    assert result.exit_code == 2 and "has no concepts to match: load a vocabulary first" in result.output

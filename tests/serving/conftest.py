@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -59,6 +61,24 @@ class RunningServer:
         self.call(self.server.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+@contextlib.contextmanager
+def home_for_module(home: Path):
+    """``OPENMAKER_HOME`` pointed at ``home`` for a module-scoped server (the autouse home is per test)."""
+    from openmaker import config
+
+    old = os.environ.get("OPENMAKER_HOME")
+    os.environ["OPENMAKER_HOME"] = str(home)
+    config.get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OPENMAKER_HOME", None)
+        else:
+            os.environ["OPENMAKER_HOME"] = old
+        config.get_settings.cache_clear()
 
 
 def server_settings(**overrides) -> Settings:
