@@ -49,6 +49,7 @@ def up(
     management_port: Optional[int] = typer.Option(None, help="Default 8081."),
     metrics_port: Optional[int] = typer.Option(None, help="Default 8082."),
     console_port: Optional[int] = typer.Option(None, help="Default 8090."),
+    portal_port: Optional[int] = typer.Option(None, help="The labeling portal's port. Default 8091."),
     samples: bool = typer.Option(True, help="Start each room's sample workloads."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Serve the management API without a token."),
 ) -> None:
@@ -58,7 +59,7 @@ def up(
 
     settings = settings_from_options(
         inference_port=inference_port, management_port=management_port,
-        metrics_port=metrics_port, console_port=console_port,
+        metrics_port=metrics_port, console_port=console_port, portal_port=portal_port,
     )  # fmt: skip
     rooms = load_rooms()
 
@@ -75,7 +76,8 @@ def up(
 
     run_server(
         settings, [], {}, no_auth=no_auth,
-        app_factories=[("console", console_app, settings.bind_host, settings.console_port)],
+        app_factories=[("console", console_app, settings.bind_host, settings.console_port)]
+        + [(name, factory, settings.bind_host, getattr(settings, port)) for room in rooms for name, factory, port in room.apps],
         on_ready=start_samples,
     )  # fmt: skip
 

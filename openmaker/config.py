@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     management_port: int = 8081
     metrics_port: int = 8082
     console_port: int = 8090
+    #: The labeling room's worker portal; ``portal_url`` is how reviewers reach it (invitation links).
+    portal_port: int = 8091
+    portal_url: str | None = None
     management_host: str = "127.0.0.1"
     model_store: Path | None = None  # default: home/model-store
     allowed_urls: list[str] = Field(default_factory=list)

@@ -36,6 +36,9 @@ class Room:
     pages: Callable[[Any], list[Page]] | None = None
     #: Called by ``openmaker up`` with the running server to start the room's samples.
     samples: Callable[[Any], Awaitable[list[str]]] | None = None
+    #: Web apps ``openmaker up`` serves beside the model server: ``(name, factory(server) -> ASGI app,
+    #: the Settings field holding its port)``; the server's ``url(name)`` then finds it.
+    apps: list[tuple[str, Callable[[Any], Any], str]] = field(default_factory=list)
 
 
 class LazyCommands(list):
@@ -54,6 +57,25 @@ class LazyCommands(list):
 
             self.extend(importlib.import_module(self._module).commands())
         return super().__iter__()
+
+
+def lazy_exports(package: str, exports: dict[str, str | tuple[str, str]]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` that imports each public name from its module on first use.
+
+    ``exports`` maps a name to its module, or to ``(module, attribute)`` when the names differ. So
+    ``import openmaker.<room>`` stays cheap while ``from openmaker.<room> import X`` still works.
+    """
+
+    def __getattr__(name: str) -> Any:
+        target = exports.get(name)
+        if target is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
+        module, attribute = target if isinstance(target, tuple) else (target, name)
+        return getattr(importlib.import_module(module), attribute)
+
+    return __getattr__
 
 
 def load_rooms() -> list[Room]:

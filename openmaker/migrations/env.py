@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import openmaker.labeling.tables  # noqa: F401  (the labeling tables join Base.metadata)
 import openmaker.training.records  # noqa: F401  (the training tables join Base.metadata)
 from openmaker.db import Base, get_engine
 

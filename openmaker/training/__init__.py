@@ -6,7 +6,9 @@ jobs``, ``openmaker transform``) is a thin layer over it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from openmaker.rooms import lazy_exports
 
 __all__ = ["JobNotFound", "TrainingJob", "describe_job", "job_log", "list_jobs", "run_training_job"]
 
@@ -24,13 +26,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Imported on first use, so that `import openmaker.training` (the room's entry point) stays cheap.
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'openmaker.training' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("openmaker.training", _EXPORTS)

@@ -10,7 +10,6 @@ playwright is missing, and fail instead when ``CI`` is set.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import threading
@@ -18,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,18 +27,9 @@ from openmaker.console.status import _without_secrets, console_status, public_ur
 from openmaker.rooms import Page, Room
 from openmaker.serving.registry import ModelRegistry
 from openmaker.serving.server import Listener, ModelServer
+from tests.browser import browser, page  # noqa: F401  (pytest fixtures)
 
 NOOP_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "noop"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 XSS_TITLE = "<script>alert(1)</script>"
 
 DEMO_ROOM = Room(
@@ -249,49 +238,6 @@ def test_model_urls_lose_credentials_and_signatures():
 
 
 # -- in a browser ---------------------------------------------------------------------------
-
-
-def _browser_unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so the browser tests may not be skipped)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _browser_unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _browser_unavailable("playwright is not installed: pip install playwright")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh browser page that refuses (and records) any request leaving loopback."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    outside: list[str] = []
-
-    def guard(route):
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.outside_requests = outside
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.dialogs = dialogs
-    yield page
-    context.close()
 
 
 def test_browser_shows_services_models_and_rooms(running, page):
