@@ -4,11 +4,16 @@
     .venv/bin/python benchmarks/labeling/million.py --dialects sqlite --items 200000 --repeat 5
     .venv/bin/python benchmarks/labeling/million.py --answers-per-item 3     # 1M items, 3M answers
 
-What is timed (median of ``--repeat`` runs, each in its own session as the CLI and portal run them):
+What is timed (median of ``--repeat`` runs; each call in its own session, as the CLI and portal run them):
 
-- **consolidate**: ``Labeling.consolidate(job)``, the one ``UPDATE label_item … FROM (SELECT … FROM
-  label_vote GROUP BY item_id)`` that recomputes every item's WorkerConfirmCount/WorkerDisconfirmCount
-  and verdict from the recorded votes, committed.
+- **consolidate (fresh answers)**: ``Labeling.consolidate(job)``, the one ``UPDATE label_item … FROM
+  (SELECT … FROM label_vote GROUP BY item_id)`` that recomputes every item's
+  WorkerConfirmCount/WorkerDisconfirmCount and verdict from the recorded votes, committed, on items
+  that have no counts yet (a job's first consolidation). Before every run but the first the counts
+  are reset, untimed, and on PostgreSQL ``label_item`` is rewritten compact (``VACUUM FULL``), so
+  every run starts from the state the load (like ``create_job``'s inserts) leaves.
+- **consolidate again**: the same call right after, the counts already right (an admin pressing
+  "Consolidate" again with no new answers).
 - **report**: ``Labeling.report(job)`` (one grouped query over ``label_item``: label x bucket x verdict)
   plus rendering it as Markdown.
 
@@ -24,12 +29,14 @@ PostgreSQL through ``COPY … FROM STDIN``, SQLite through ``executemany`` in on
 population is timed and printed but is not what is measured. On PostgreSQL the load is followed by
 ``VACUUM ANALYZE`` (what autovacuum does soon after a bulk load; ``--no-analyze`` skips it); SQLite
 is left as the application leaves it (no ``ANALYZE``; ``--sqlite-analyze`` runs one). PostgreSQL
-runs against a fresh database on 127.0.0.1, dropped afterwards.
+runs against a fresh database on 127.0.0.1, dropped afterwards. ``--pg-item-fillfactor 50`` is a
+what-if: the load goes into a ``label_item`` created with that fillfactor (room on every page for
+HOT updates), to measure a proposed schema change without making it.
 
 Checks (exit 1 if one fails): after consolidation the items' confirm + disconfirm counts sum to the
 number of votes and every item's counts and verdict equal what the generator recorded; the report's
 totals (reviewed + pending) equal the number of items and its confirmed/disconfirmed/split equal
-the generator's. Writes ``results/million[-N].json``.
+the generator's. Writes ``results/million[-<items>x<answers>].json``.
 """
 
 from __future__ import annotations
@@ -351,6 +358,7 @@ def summary(runs: list[float]) -> dict:
 
 
 def run_dialect(dialect: str, url: str, home: Path, args) -> dict:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from openmaker.labeling import Labeling
@@ -366,7 +374,7 @@ def run_dialect(dialect: str, url: str, home: Path, args) -> dict:
     expected = Expected(args.items)
     tasks = (args.items + args.batch - 1) // args.batch
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as progress:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as progress:
         bar = progress.add_task(f"{dialect}: populating (tasks)", total=tasks)
         rows = generate(meta, args.items, args.batch, args.answers_per_item, args.seed, expected)
         if dialect == "sqlite":
@@ -477,7 +485,7 @@ def main(argv=None) -> int:
     out = {
         "benchmark": "labeling/million",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "loadavg_at_end": os.getloadavg()},
         "parameters": {k: v for k, v in vars(args).items() if k not in ("json", "no_save", "postgres_admin")},
         "results": results,
     }
@@ -485,6 +493,7 @@ def main(argv=None) -> int:
         folder = HERE / "results"
         folder.mkdir(exist_ok=True)
         suffix = "" if (args.items, args.answers_per_item) == (1_000_000, 1) else f"-{args.items}x{args.answers_per_item}"
+        suffix += f"-ff{args.pg_item_fillfactor}" if args.pg_item_fillfactor else ""
         (folder / f"million{suffix}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
     if args.json:
         print(json.dumps(out, indent=2, default=str))

@@ -22,9 +22,11 @@ The moment is taken inside the page: a script Playwright injects before the page
 event and records ``performance.now()`` the first time it holds (milliseconds since the navigation
 started, the redirect included). Also read from the Navigation Timing entry: time to first byte
 (``responseStart``), ``DOMContentLoaded`` (``domContentLoadedEventEnd``) and ``load``
-(``loadEventEnd``); and the wall time in this process from calling ``page.goto`` to Playwright
+(``loadEventEnd``), the 303 of "Start working" (``redirectEnd - redirectStart``: the lease); and the wall time in this process from calling ``page.goto`` to Playwright
 seeing the condition (adds Playwright's round trips). The task is then skipped ("Skip this task",
-untimed) and the context closed. Reported: median, p90 and max of each. Target: interactive < 1 s.
+untimed) and the context closed. One more page is loaded first and not counted (it warms the
+server: the template's first parse, lazy imports). Reported: median, p90 (nearest rank) and max of
+each. Target: interactive < 1 s (judged on the p90; ``--strict``: on the slowest run).
 """
 
 from __future__ import annotations
@@ -208,9 +210,10 @@ def run(args) -> dict:
                 browser = playwright.chromium.launch(executable_path=args.chromium or CHROMIUM, args=CHROMIUM_ARGS)
                 contexts: dict[str, object] = {}
                 plan = [emails[n // full] for n in range(args.repeat + 1)]  # worker of each run, the first a warm-up
+                from rich.console import Console
                 from rich.progress import Progress
 
-                with Progress(transient=True) as progress:
+                with Progress(transient=True, console=Console(stderr=True)) as progress:
                     bar = progress.add_task("task pages", total=len(plan))
                     for n, email in enumerate(plan):
                         page = contexts.get(email) if args.warm else None
@@ -232,16 +235,16 @@ def run(args) -> dict:
                 browser.close()
         finally:
             db.dispose_engines()
-    keys = ("interactive", "wall", "ttfb", "dom_content_loaded", "load")
+    keys = ("interactive", "wall", "redirect", "ttfb", "dom_content_loaded", "load")
     summary = {key: stats([r[key] for r in runs]) for key in keys}
     return {
         "benchmark": "labeling/page",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "loadavg_at_end": os.getloadavg()},
         "parameters": {"repeat": args.repeat, "cache": "warm" if args.warm else "cold", "database": url.split(":", 1)[0], "images": IMAGES},
         "summary": summary,
         "target_ms": 1000,
-        "met": summary["interactive"]["max_ms"] < 1000 if args.strict else summary["interactive"]["median_ms"] < 1000,
+        "met": (summary["interactive"]["max_ms"] if args.strict else summary["interactive"]["p90_ms"]) < 1000,
         "runs": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in runs],
     }
 
@@ -269,7 +272,8 @@ def print_table(result: dict) -> None:
     names = {
         "interactive": "interactive (in page, from navigation start)",
         "wall": "wall: page.goto -> condition seen",
-        "ttfb": "first byte of the task page",
+        "redirect": "lease: /jobs/<job>/work -> 303",
+        "ttfb": "first byte of the task page (303 included)",
         "dom_content_loaded": "DOMContentLoaded",
         "load": "load event",
     }
@@ -280,17 +284,17 @@ def print_table(result: dict) -> None:
     console.width = max(console.width, 110)
     console.print(table)
     verdict = "met" if result["met"] else "NOT met"
-    console.print(f"target: interactive < 1000 ms ({'every run' if result['parameters'].get('strict') else 'median'}): {verdict}")
+    console.print(f"target: interactive < 1000 ms ({'every run' if result['parameters'].get('strict') else 'p90'}): {verdict}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="See the module docstring for what is timed.")
     parser.add_argument("--repeat", type=int, default=15, help="task pages measured, a new lease each (default 15)")
     parser.add_argument("--warm", action="store_true", help="keep one browser context per worker (script and stylesheet cached)")
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary directory")
+    parser.add_argument("--database-url", default=None, help="an empty database (default: a SQLite file in a temporary directory)")
     parser.add_argument("--chromium", default=None, help="the chromium executable (default /usr/bin/chromium)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one page (default 30)")
-    parser.add_argument("--strict", action="store_true", help="the target is met only if every run is under 1 s (default: the median)")
+    parser.add_argument("--strict", action="store_true", help="the target is met only if every run is under 1 s (default: the p90)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--no-save", action="store_true", help="do not write results/page.json")
     args = parser.parse_args(argv)

@@ -232,11 +232,12 @@ async def reviewer(client, email: str, args, rng: random.Random, record: Record,
 
 async def load(url: str, emails: list[str], args, record: Record, total: int) -> float:
     """Sign everyone in (untimed: argon2 checks), then let them all work at once; the seconds that took."""
+    from rich.console import Console
     from rich.progress import Progress
 
     clients = await asyncio.gather(*(sign_in(url, email, record) for email in emails))
     try:
-        with Progress(transient=True) as bar:
+        with Progress(transient=True, console=Console(stderr=True)) as bar:
             task = bar.add_task(f"{len(emails)} reviewers", total=total)
             started = time.perf_counter()
             await asyncio.gather(
@@ -511,7 +512,7 @@ def main(argv=None) -> int:
     out = {
         "benchmark": "labeling/reviewers",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "loadavg_at_end": os.getloadavg()},
         "parameters": {k: v for k, v in vars(args).items() if k not in ("json", "no_save", "postgres_admin", "database_url")},
         "results": results,
     }

@@ -16,7 +16,7 @@ Heavy dependencies (rapidocr, pydicom) load on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from openmaker.rooms import lazy_exports
 
 __all__ = [
     "DeidError",
@@ -49,11 +49,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'openmaker.deid' has no attribute {name!r}")
-    import importlib
-
-    module, attr = target if isinstance(target, tuple) else (target, name)
-    return getattr(importlib.import_module(module), attr)
+__getattr__ = lazy_exports("openmaker.deid", _EXPORTS)

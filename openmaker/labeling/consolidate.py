@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openmaker import storage
@@ -41,21 +41,27 @@ def consolidate(session: Session, job: Job, now: datetime | None = None) -> dict
         .group_by(Vote.item_id)
         .subquery()
     )
-    result = session.execute(
+    verdict = verdict_sql(counts.c.confirm, counts.c.disconfirm, job.policy)
+    session.execute(
         update(Item)
-        .where(Item.id == counts.c.item_id)
-        .values(
-            confirm_count=counts.c.confirm,
-            disconfirm_count=counts.c.disconfirm,
-            verdict=verdict_sql(counts.c.confirm, counts.c.disconfirm, job.policy),
+        .where(
+            Item.id == counts.c.item_id,
+            # Only rows whose counts changed are written: consolidating again is a read.
+            or_(
+                Item.confirm_count != counts.c.confirm,
+                Item.disconfirm_count != counts.c.disconfirm,
+                Item.verdict.is_distinct_from(verdict),
+            ),
         )
+        .values(confirm_count=counts.c.confirm, disconfirm_count=counts.c.disconfirm, verdict=verdict)
         .execution_options(synchronize_session=False)
     )
+    answered = session.scalar(select(func.count(func.distinct(Vote.item_id))).where(Vote.job_id == job.id)) or 0
     hooked = 0
     if job.post_hook:
         hooked = _run_post_hook(session, job)
     job.consolidated_at = now or utcnow()
-    return {"items_with_answers": result.rowcount, "tasks_consolidated_by_hook": hooked}
+    return {"items_with_answers": answered, "tasks_consolidated_by_hook": hooked}
 
 
 def worker_id(user_id: int) -> str:

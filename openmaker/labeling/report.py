@@ -30,7 +30,8 @@ All the rules, in one place:
   A bucket is acceptable when ``incorrect / correct <= 1 / r``, computed as
   ``incorrect * r <= correct`` (so an empty bucket is acceptable and one with no correct item but
   some incorrect is not). At the first unacceptable bucket stop: the threshold is ITS HIGH EDGE.
-  If every bucket is acceptable the threshold is the lowest edge.
+  If every bucket is acceptable the threshold is the lowest edge. A class with no reviewed item
+  has no evidence, so no threshold (``None``, shown as "n/a"), not the lowest edge.
 - Classes are sorted by label case-insensitively (ties by the exact label). ``Report.to_dict()``
   rounds percentages to 2 decimals; everything inside keeps full precision.
 """
@@ -59,8 +60,10 @@ class ReportError(ValueError):
 # Buckets
 
 
-def fmt_edge(value: float) -> str:
-    """``80.0`` -> ``"80"``, ``85.5`` -> ``"85.5"``: how edges and thresholds are written."""
+def fmt_edge(value: float | None) -> str:
+    """``80.0`` -> ``"80"``, ``85.5`` -> ``"85.5"``, no threshold -> ``"n/a"``: how edges and thresholds are written."""
+    if value is None:
+        return "n/a"
     value = float(value)
     return str(int(value)) if value.is_integer() else repr(value)
 
@@ -177,19 +180,12 @@ def percent(correct: int, total: int) -> float:
     return 100.0 * correct / total if total else 0.0
 
 
-@dataclass(frozen=True)
-class BucketStats:
-    """Reviewed items of one class (or TOTALS) whose confidence is in ``[low, high)``."""
+class _Tally:
+    """Totals of a row or a bucket from its ``confirmed``/``disconfirmed``/``split`` counts."""
 
-    low: float
-    high: float
-    confirmed: int = 0
-    disconfirmed: int = 0
-    split: int = 0
-
-    @property
-    def name(self) -> str:
-        return bucket_name(self.low, self.high)
+    confirmed: int
+    disconfirmed: int
+    split: int
 
     @property
     def total(self) -> int:
@@ -207,6 +203,21 @@ class BucketStats:
     def percent_correct(self) -> float:
         return percent(self.confirmed, self.total)
 
+
+@dataclass(frozen=True)
+class BucketStats(_Tally):
+    """Reviewed items of one class (or TOTALS) whose confidence is in ``[low, high)``."""
+
+    low: float
+    high: float
+    confirmed: int = 0
+    disconfirmed: int = 0
+    split: int = 0
+
+    @property
+    def name(self) -> str:
+        return bucket_name(self.low, self.high)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "low": self.low,
@@ -218,7 +229,7 @@ class BucketStats:
 
 
 @dataclass(frozen=True)
-class ClassStats:
+class ClassStats(_Tally):
     """One class row (or the TOTALS row): its counts, its buckets, its threshold."""
 
     label: str
@@ -226,20 +237,8 @@ class ClassStats:
     disconfirmed: int
     split: int
     buckets: tuple[BucketStats, ...]
-    threshold: float
+    threshold: float | None  # None: nothing reviewed, no evidence for a threshold
     pending: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.confirmed + self.disconfirmed + self.split
-
-    @property
-    def incorrect(self) -> int:
-        return self.disconfirmed + self.split
-
-    @property
-    def percent_correct(self) -> float:
-        return percent(self.confirmed, self.total)
 
     @property
     def unbucketed(self) -> int:
@@ -323,7 +322,8 @@ def threshold(buckets: Sequence[BucketStats], edges: str | Sequence[float], cost
 
 def _class_stats(label: str, counts: list[list[int]], row: list[int], pending: int, edges: tuple[float, ...], r: float) -> ClassStats:
     buckets = tuple(BucketStats(edges[i], edges[i + 1], *counts[i]) for i in range(len(edges) - 1))
-    return ClassStats(label, row[0], row[1], row[2], buckets, threshold(buckets, edges, r), pending)
+    reviewed = sum(row) > 0
+    return ClassStats(label, row[0], row[1], row[2], buckets, threshold(buckets, edges, r) if reviewed else None, pending)
 
 
 def build_report(

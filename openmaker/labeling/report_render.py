@@ -196,7 +196,7 @@ def _csv(report: Report) -> str:
                 "disconfirmed": c.disconfirmed,
                 "split": c.split,
                 "pending": c.pending,
-                "threshold": fmt_edge(c.threshold),
+                "threshold": "" if c.threshold is None else fmt_edge(c.threshold),
             }
         )
         for b in c.buckets:

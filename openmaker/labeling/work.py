@@ -69,10 +69,16 @@ def _live_lease(session: Session, job: Job, worker: User, now: datetime) -> Assi
     ).first()
 
 
-def _claim(session: Session, job: Job, task_id: int, worker: User, now: datetime) -> Assignment | None:
-    """Take one of ``task_id``'s free slots for ``worker``; None when none is free."""
+def _claim(session: Session, job: Job, task_id: int, worker: User, now: datetime, *, wait: bool = True) -> Assignment | None:
+    """Take one of ``task_id``'s free slots for ``worker``; None when none is free.
+
+    On PostgreSQL the task's row is locked first; with ``wait=False`` a task another worker is
+    claiming right now is passed over (None) instead of queued behind.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
+        locked = session.execute(select(Task.id).where(Task.id == task_id).with_for_update(skip_locked=not wait)).first()
+        if locked is None:
+            return None
     expires = now + timedelta(seconds=job.lease_seconds)
     token = new_token()
     free = _slots_taken(task_id, now) < job.reviewers
@@ -121,7 +127,8 @@ def next_task(session: Session, job: Job, worker: User, now: datetime | None = N
             Assignment.worker_id == worker.id,
             or_(Assignment.state.in_((SUBMITTED, RELEASED)), Assignment.expires_at > now),
         )
-        for _ in range(5):  # a few rounds: under contention a candidate may fill up before we claim it
+        rounds = 5
+        for round_ in range(rounds):  # a few rounds: under contention a candidate may fill up before we claim it
             candidates = session.scalars(
                 select(Task.id)
                 .where(Task.job_id == job.id, Task.human_required.is_(True), ~mine, _slots_taken(Task.id, now) < job.reviewers)
@@ -131,7 +138,9 @@ def next_task(session: Session, job: Job, worker: User, now: datetime | None = N
             if not candidates:
                 return None
             for task_id in candidates:
-                assignment = _claim(session, job, task_id, worker, now)
+                # Reviewers all see the same first candidates: skip the ones being claimed, but in the
+                # last round wait for them, so nobody is told "all done" while a slot is still open.
+                assignment = _claim(session, job, task_id, worker, now, wait=round_ == rounds - 1)
                 if assignment is not None:
                     break
             if assignment is not None:

@@ -109,7 +109,7 @@ def test_empty_report_and_empty_class_show_zero_not_nan():
     assert d["classes"] == [] and d["totals"]["total"] == 0 and d["totals"]["percent_correct"] == 0.0
     assert d["class_average"]["percent_correct"] == 0.0
     assert [b["percent_correct"] for b in d["class_average"]["buckets"]] == [0.0] * 4
-    assert d["totals"]["threshold"] == 80.0
+    assert d["totals"]["threshold"] is None  # nothing reviewed: no evidence, no threshold
 
 
 def test_pending_is_shown_not_counted():
@@ -376,3 +376,15 @@ def test_chart_png_with_awkward_labels_and_no_classes(tmp_path):
         out = chart_png(rep, tmp_path / name)
         with Image.open(out) as img:
             assert img.size == (900, 500)
+
+
+def test_a_class_nobody_reviewed_has_no_threshold():
+    """All its buckets are empty, so the rule would say "accept everything from 80": there is no evidence for that."""
+    from openmaker.labeling.report_render import render
+
+    report = build_report([("Crab", 3, "confirmed", 4)], "80,85,90,95,100", 10, pending=[("Shrimp", 14)])
+    data = report.to_dict()
+    shrimp = next(c for c in data["classes"] if c["label"] == "Shrimp")
+    assert shrimp["threshold"] is None and shrimp["pending"] == 14 and shrimp["total"] == 0
+    assert next(c for c in data["classes"] if c["label"] == "Crab")["threshold"] == 80
+    assert "| Shrimp | 0 | 0 | 0 | 0 | 0.00% | n/a |" in render(report, "md")

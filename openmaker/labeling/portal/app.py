@@ -91,6 +91,28 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
             return _redirect("/signin")
         return viewer
 
+    async def require_admin(request: Request) -> Viewer | Response:
+        viewer = await require_viewer(request)
+        if isinstance(viewer, Response):
+            return viewer
+        if not viewer.can_admin:
+            return failure(Forbidden("this page is for admins"), viewer)
+        return viewer
+
+    def signed_in(handler=None, *, admin: bool = False):
+        """An endpoint for signed-in users (admins with ``admin=True``), called as ``handler(request, viewer)``."""
+
+        def wrap(handler):
+            async def endpoint(request: Request) -> Response:
+                viewer = await (require_admin if admin else require_viewer)(request)
+                if isinstance(viewer, Response):
+                    return viewer
+                return await handler(request, viewer)
+
+            return endpoint
+
+        return wrap(handler) if handler is not None else wrap
+
     def set_session(response: Response, token: str) -> None:
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=workforce.SESSION_HOURS * 3600)
 
@@ -181,10 +203,8 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
 
     # --- worker pages -----------------------------------------------------------------------
 
-    async def home(request: Request) -> Response:
-        viewer = await require_viewer(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in
+    async def home(request: Request, viewer: Viewer) -> Response:
 
         def run(s):
             visible = workforce.visible_job_ids(s, viewer.user)
@@ -192,10 +212,8 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
 
         return _html(pages.home(viewer, await db(run), viewer.csrf, request.query_params.get("notice", "")))
 
-    async def start_working(request: Request) -> Response:
-        viewer = await require_viewer(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in
+    async def start_working(request: Request, viewer: Viewer) -> Response:
         name = request.path_params["name"]
 
         def run(s):
@@ -211,10 +229,8 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
             return _html(pages.done(viewer, name, viewer.csrf))
         return _redirect(f"/task/{token}")
 
-    async def task(request: Request) -> Response:
-        viewer = await require_viewer(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in
+    async def task(request: Request, viewer: Viewer) -> Response:
         token = request.path_params["token"]
 
         def run(s):
@@ -256,10 +272,8 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
             return JSONResponse({"error": str(exc)}, exc.status)
         return JSONResponse({"recorded": True, "duplicate": duplicate, "next": f"/jobs/{name}/work"})
 
-    async def release(request: Request) -> Response:
-        viewer = await require_viewer(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in
+    async def release(request: Request, viewer: Viewer) -> Response:
         try:
             await checked_form(request, viewer)
             await db(work.release, request.path_params["token"], viewer.user)
@@ -289,35 +303,23 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
 
     # --- admin ------------------------------------------------------------------------------
 
-    async def require_admin(request: Request) -> Viewer | Response:
-        viewer = await require_viewer(request)
-        if isinstance(viewer, Response):
-            return viewer
-        if not viewer.can_admin:
-            return failure(Forbidden("this page is for admins"), viewer)
-        return viewer
-
     def admin_data(s, viewer: Viewer):
         teams = [t for t in lab.teams() if viewer.role == ADMIN or t["name"] in _team_names(s, viewer.administered)]
         visible = workforce.visible_job_ids(s, viewer.user)
         job_list = [lab._job_summary(s, job) for job in jobs_module.list_jobs(s, visible)]
         return teams, job_list
 
-    async def admin_page(request: Request, notice: str = "", link: str = "", status: int = 200) -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    async def admin_page(viewer: Viewer, notice: str = "", link: str = "", status: int = 200) -> Response:
         teams, job_list = await db(admin_data, viewer)
         body = pages.admin(viewer, teams, job_list, viewer.csrf, can_create=viewer.role == ADMIN, notice=notice, link=link)
         return _html(body, status)
 
-    async def admin_home(request: Request) -> Response:
-        return await admin_page(request)
+    @signed_in(admin=True)
+    async def admin_home(request: Request, viewer: Viewer) -> Response:
+        return await admin_page(viewer)
 
-    async def create_team(request: Request) -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in(admin=True)
+    async def create_team(request: Request, viewer: Viewer) -> Response:
         try:
             if viewer.role != ADMIN:
                 raise Forbidden("only platform admins create teams")
@@ -329,13 +331,11 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
                 )
             )
         except LabelingError as exc:
-            return await admin_page(request, notice=str(exc), status=exc.status)
-        return await admin_page(request, notice=f"team {form['name'].strip()} created")
+            return await admin_page(viewer, notice=str(exc), status=exc.status)
+        return await admin_page(viewer, notice=f"team {form['name'].strip()} created")
 
-    async def invite(request: Request) -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in(admin=True)
+    async def invite(request: Request, viewer: Viewer) -> Response:
         team_name = request.path_params["team"]
         try:
             form = await checked_form(request, viewer)
@@ -347,21 +347,19 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
 
             link = await db(run)
         except LabelingError as exc:
-            return await admin_page(request, notice=str(exc), status=exc.status)
+            return await admin_page(viewer, notice=str(exc), status=exc.status)
         url = link.url(base_url or str(request.base_url))
         from openmaker.labeling.mail import send_invitation
 
         try:
             sent = await run_in_threadpool(send_invitation, link.email, url, team_name)
         except LabelingError as exc:
-            return await admin_page(request, notice=f"invited {link.email}, but the email failed: {exc}", link=url)
+            return await admin_page(viewer, notice=f"invited {link.email}, but the email failed: {exc}", link=url)
         note = f"invited {link.email}" + (" (email sent)" if sent else "")
-        return await admin_page(request, notice=note, link=url)
+        return await admin_page(viewer, notice=note, link=url)
 
-    async def create_job(request: Request) -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in(admin=True)
+    async def create_job(request: Request, viewer: Viewer) -> Response:
         try:
             if viewer.role != ADMIN:
                 raise Forbidden("only platform admins create jobs")
@@ -379,13 +377,10 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
                 raise LabelingError("reviewers and batch size are whole numbers, the minimum confidence a number") from None
             await run_in_threadpool(lab.create_job, spec)
         except LabelingError as exc:
-            return await admin_page(request, notice=str(exc), status=exc.status)
+            return await admin_page(viewer, notice=str(exc), status=exc.status)
         return _redirect(f"/admin/jobs/{spec.name}")
 
-    async def job_page(request: Request, notice: str = "") -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    async def job_page(request: Request, viewer: Viewer, notice: str = "") -> Response:
         name = request.path_params["name"]
 
         def run(s):
@@ -401,10 +396,8 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
         body = pages.admin_job(viewer, summary, report_html, viewer.csrf, can_consolidate=viewer.role == ADMIN, notice=notice)
         return _html(body)
 
-    async def consolidate(request: Request) -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in(admin=True)
+    async def consolidate(request: Request, viewer: Viewer) -> Response:
         try:
             if viewer.role != ADMIN:
                 raise Forbidden("only platform admins consolidate jobs")
@@ -412,12 +405,10 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
             outcome = await run_in_threadpool(lab.consolidate, request.path_params["name"])
         except LabelingError as exc:
             return failure(exc, viewer)
-        return await job_page(request, notice=f"consolidated: {outcome['items_with_answers']} items have answers")
+        return await job_page(request, viewer, notice=f"consolidated: {outcome['items_with_answers']} items have answers")
 
-    async def download(request: Request) -> Response:
-        viewer = await require_admin(request)
-        if isinstance(viewer, Response):
-            return viewer
+    @signed_in(admin=True)
+    async def download(request: Request, viewer: Viewer) -> Response:
         name, kind = request.path_params["name"], request.path_params["kind"]
         try:
             await db(lambda s: workforce.require_job_access(s, viewer.user, jobs_module.get_job(s, name).id))
@@ -444,7 +435,7 @@ def create_portal_app(labeling: Labeling | None = None, *, base_url: str | None 
         Route("/admin/teams", create_team, methods=["POST"]),
         Route("/admin/teams/{team}/invite", invite, methods=["POST"]),
         Route("/admin/jobs", create_job, methods=["POST"]),
-        Route("/admin/jobs/{name}", job_page),
+        Route("/admin/jobs/{name}", signed_in(job_page, admin=True)),
         Route("/admin/jobs/{name}/consolidate", consolidate, methods=["POST"]),
         Route("/admin/jobs/{name}/download/{kind}", download),
     ]
