@@ -50,6 +50,7 @@ def up(
     metrics_port: Optional[int] = typer.Option(None, help="Default 8082."),
     console_port: Optional[int] = typer.Option(None, help="Default 8090."),
     portal_port: Optional[int] = typer.Option(None, help="The labeling portal's port. Default 8091."),
+    league_port: Optional[int] = typer.Option(None, help="The racer league's port. Default 8092."),
     samples: bool = typer.Option(True, help="Start each room's sample workloads."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Serve the management API without a token."),
 ) -> None:
@@ -59,7 +60,7 @@ def up(
 
     settings = settings_from_options(
         inference_port=inference_port, management_port=management_port,
-        metrics_port=metrics_port, console_port=console_port, portal_port=portal_port,
+        metrics_port=metrics_port, console_port=console_port, portal_port=portal_port, league_port=league_port,
     )  # fmt: skip
     rooms = load_rooms()
 

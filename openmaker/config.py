@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     #: The labeling room's worker portal; ``portal_url`` is how reviewers reach it (invitation links).
     portal_port: int = 8091
     portal_url: str | None = None
+    #: The racer league's leaderboard pages and JSON API (``openmaker up``; ``openmaker race league serve``).
+    league_port: int = 8092
     management_host: str = "127.0.0.1"
     model_store: Path | None = None  # default: home/model-store
     allowed_urls: list[str] = Field(default_factory=list)

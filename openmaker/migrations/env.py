@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import openmaker.labeling.tables  # noqa: F401  (the labeling tables join Base.metadata)
+import openmaker.racer.league.tables  # noqa: F401  (the racer league tables join Base.metadata)
 import openmaker.training.records  # noqa: F401  (the training tables join Base.metadata)
 from openmaker.db import Base, get_engine
 
