@@ -13,32 +13,22 @@ import secrets
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, NoReturn, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
+from openmaker.clitools import err, one_line as _one_line
+from openmaker.clitools import bad_input as _bad_input
 
-BAD_INPUT = 2
 FORMATS = ("md", "csv", "json", "html")
 EXPORTS = ("results", "manifest", "labels")
 ROLES = ("worker", "admin")
 
 
-def _bad_input(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(BAD_INPUT)
-
-
 def _warn(message: str) -> None:
     err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc.args[0]) if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
-    return " ".join(text.split()) or type(exc).__name__
 
 
 @contextmanager

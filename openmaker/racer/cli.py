@@ -15,27 +15,19 @@ import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, NoReturn, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
-BAD_INPUT = 2
+from openmaker.clitools import err, one_line as _one_line
+from openmaker.clitools import bad_input as _bad_input
+
 
 race_app = typer.Typer(no_args_is_help=True, help="DeepRacer-compatible racing: tracks, reward functions, training, "
                        "evaluation, analysis and the league.", pretty_exceptions_enable=False)
 
 
-def _bad_input(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(BAD_INPUT)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc.args[0]) if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
-    return " ".join(text.split()) or type(exc).__name__
 
 
 @contextmanager
@@ -159,6 +151,7 @@ def train(track: str = typer.Option("reinvent_base", "--track", help="The track 
           observation: str = typer.Option("state", "--observation", help="state (fast features) or camera (160x120 grey)."),
           hyperparameters: Optional[Path] = typer.Option(None, "--hyperparameters", help="A DeepRacer hyperparameters.json."),
           seed: int = typer.Option(0, "--seed", help="Random seed."),
+          threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads (default: 1 for state, 2 for camera)."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")) -> None:
     """Train a model with PPO (DeepRacer's hyperparameters) and write it to --out."""
     from openmaker.racer.actions import load_action_space
@@ -174,6 +167,8 @@ def train(track: str = typer.Option("reinvent_base", "--track", help="The track 
         _bad_input(f"--iterations must be at least 1, not {iterations}")
     if cars < 1:
         _bad_input(f"--cars must be at least 1, not {cars}")
+    if threads is not None and threads < 1:
+        _bad_input(f"--threads must be at least 1, not {threads}")
     if observation not in ("state", "camera"):
         _bad_input(f"--observation must be state or camera, not {observation!r}")
     _existing_file(reward, "a reward function file")
@@ -186,7 +181,7 @@ def train(track: str = typer.Option("reinvent_base", "--track", help="The track 
         hp = Hyperparameters.load(hyperparameters) if hyperparameters is not None else Hyperparameters()
         fn = load_reward(reward, track=trk)
         result = run_train(trk, fn, space, minutes=minutes, iterations=iterations, out_dir=out, hyperparameters=hp,
-                           n_cars=cars, observation=observation, seed=seed, progress=not quiet)
+                           n_cars=cars, observation=observation, seed=seed, progress=not quiet, threads=threads)
         rows = read_metrics(result / "training_metrics.csv")
     if rows:
         last = rows[-1]

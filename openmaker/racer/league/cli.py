@@ -12,14 +12,16 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NoReturn, Optional
+from typing import Iterator, Optional
 
 import typer
+
 from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
-BAD_INPUT = 2
+from openmaker.clitools import err, one_line as _one_line
+from openmaker.clitools import bad_input as _bad_input
+
 
 league_app = typer.Typer(
     no_args_is_help=True,
@@ -33,14 +35,6 @@ league_app.add_typer(racer_app, name="racer")
 league_app.add_typer(race_app, name="race")
 
 
-def _bad_input(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(BAD_INPUT)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc.args[0]) if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
-    return " ".join(text.split()) or type(exc).__name__
 
 
 @contextmanager
