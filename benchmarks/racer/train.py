@@ -125,9 +125,30 @@ def main() -> None:
                     "load_avg_at_end": os.getloadavg()},
         "metrics": rows,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v) + "\n")
+    _write(RESULTS / f"{name}.json", summary)
     _plot(rows, evals, RESULTS / f"{name}.png", summary)
     print(json.dumps({k: v for k, v in summary.items() if k not in ("metrics", "evaluations", "hyperparameters")}, indent=1))
+
+
+def _clean(v):
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 4)
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _write(path: Path, summary: dict) -> None:
+    """The summary as JSON; the per-iteration metrics as one compact row per line (columns listed once)."""
+    rows = summary["metrics"]
+    cols = list(rows[0]) if rows else []
+    head = _clean({k: v for k, v in summary.items() if k != "metrics"})
+    text = json.dumps(head, indent=1)[:-2]
+    text += ',\n "metrics_columns": ' + json.dumps(cols) + ',\n "metrics": [\n'
+    text += ",\n".join("  " + json.dumps([_clean(r[c]) for c in cols]) for r in rows)
+    path.write_text(text + "\n ]\n}\n")
 
 
 def _plot(rows, evals, path: Path, summary: dict) -> None:

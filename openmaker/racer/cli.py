@@ -20,14 +20,11 @@ from typing import Iterator, List, Optional
 import typer
 from rich.console import Console
 
-from openmaker.clitools import err, one_line as _one_line
 from openmaker.clitools import bad_input as _bad_input
-
+from openmaker.clitools import one_line as _one_line
 
 race_app = typer.Typer(no_args_is_help=True, help="DeepRacer-compatible racing: tracks, reward functions, training, "
                        "evaluation, analysis and the league.", pretty_exceptions_enable=False)
-
-
 
 
 @contextmanager

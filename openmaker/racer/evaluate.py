@@ -161,7 +161,7 @@ def evaluate(model, track, *, laps: int = 3, penalty: float = 5.0, max_resets: i
         raise RacerError("evaluate needs a model directory or a policy")
     if not isinstance(track, Track):
         track = load_track(str(track))
-    drive, observation, loaded = _resolve_policy(model, policy, observation)
+    drive, observation, _ = _resolve_policy(model, policy, observation)
     sim = RaceSim(track, 1, observation=observation, training=False, max_steps=laps * max_lap_steps + 1)
     obs = sim.reset()
     last_s = float(sim.s[0])
@@ -211,9 +211,7 @@ def evaluate(model, track, *, laps: int = 3, penalty: float = 5.0, max_resets: i
             lap.resets += 1
             lap.penalties += float(penalty)
             sim.place(0, (last_s - FRONT_OFFSET) % track.length if track.is_loop else max(last_s - FRONT_OFFSET, 0.0))
-            obs = sim.observe()
-            if loaded is not None and loaded.stack_size > 1:
-                pass  # the controller keeps stacking: DeepRacer's frame stack also runs on through a respawn
+            obs = sim.observe()  # a model's frame stack runs on through the respawn, as DeepRacer's does
             respawned = True
         if len(records) < laps and lap.steps >= max_lap_steps:
             stopped = "max_lap_steps"

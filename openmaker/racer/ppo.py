@@ -36,6 +36,9 @@ How an iteration maps onto the vectorised cars (DeepRacer semantics first, speed
 * Episodes that end on the step limit (``time_up``) are bootstrapped, the others (lap complete, off track,
   reversed, immobilized) are terminal.
 * Gradients are clipped to a norm of 0.5 (not in Coach; it keeps a 10-epoch update stable).
+* torch runs 1 thread for the ``state`` MLP (a second thread gains nothing on a network this small, and on
+  a busy 2-core machine two spinning OpenMP threads made an update 10x slower) and 2 for the camera CNN;
+  ``train(threads=...)`` / ``--threads`` overrides.
 
 Checkpoints: after every iteration the latest weights go to ``OUT/last/`` and, when the iteration's mean
 progress is the best so far (DRfC's ``best_model_metric=progress``; at equal progress the faster mean lap

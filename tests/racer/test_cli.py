@@ -97,6 +97,7 @@ def test_train_bad_input(tmp_path):
     bad(invoke("train", "--reward", REWARD, "--action-space", META, "--out", tmp_path / "m"), "--minutes")
     bad(invoke(*base, "--observation", "lidar"), "--observation")
     bad(invoke(*base, "--cars", 0), "--cars")
+    bad(invoke(*base, "--threads", 0), "--threads")
 
 
 def test_train_evaluate_export_analyze(model_dir, tmp_path):
