@@ -107,16 +107,7 @@ class _Lap:
 
 def _next_lap(sim) -> None:
     """Arm the car for its next lap without moving it (continuous laps): the progress past 100 % carries over."""
-    from openmaker.racer.env import IN_PROGRESS
-
-    try:
-        sim._prog_u[0] -= 100.0
-    except AttributeError as exc:  # pragma: no cover - the simulator's bookkeeping changed
-        raise NotImplementedError(f"continuous laps need RaceSim's progress accumulator: {exc}") from None
-    sim.progress[0] = min(max(float(sim._prog_u[0]), 0.0), 100.0)
-    sim.steps[0] = 0
-    sim.lap_time[0] = 0.0
-    sim.status[0] = IN_PROGRESS
+    sim.next_lap(0)
 
 
 def _resolve_policy(model, policy, observation):
