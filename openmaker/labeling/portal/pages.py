@@ -6,14 +6,11 @@ the portal's frame; the crowd elements script in ``static/`` does the rest.
 
 from __future__ import annotations
 
-from html import escape
 from typing import Iterable
 
+from openmaker.webhtml import csrf_field, e, message
+
 STYLESHEET = "/static/portal.css"
-
-
-def e(value) -> str:
-    return escape("" if value is None else str(value), quote=True)
 
 
 def layout(title: str, body: str, *, user=None, csrf: str = "", head: str = "", body_attrs: str = "") -> str:
@@ -33,15 +30,6 @@ def layout(title: str, body: str, *, user=None, csrf: str = "", head: str = "", 
         f"<body {body_attrs}><header><a class=\"brand\" href=\"/\">openmaker labeling</a>{nav}</header>"
         f"<main>{body}</main></body></html>"
     )
-
-
-def csrf_field(csrf: str) -> str:
-    return f'<input type="hidden" name="csrf" value="{e(csrf)}">'
-
-
-def message(kind: str, text: str) -> str:
-    role = "alert" if kind == "error" else "status"
-    return f'<p class="msg {e(kind)}" role="{role}">{e(text)}</p>'
 
 
 def signin(error: str = "", csrf: str = "", email: str = "") -> str:

@@ -6,18 +6,15 @@ race is open or a submission of yours is waiting, by fetching the same page agai
 
 from __future__ import annotations
 
-from html import escape
 from urllib.parse import quote
+
+from openmaker.webhtml import csrf_field, e, message
 
 STYLESHEET = "/static/league.css"
 SCRIPT = "/static/league.js"
 TIMING_LABELS = {"TOTAL_TIME": "total time", "AVG_LAP_TIME": "average lap time", "BEST_LAP_TIME": "best lap time"}
 ME = ' class="me"'
 STATUS_LABELS = {"queued": "queued", "running": "racing", "done": "done", "failed": "failed"}
-
-
-def e(value) -> str:
-    return escape("" if value is None else str(value), quote=True)
 
 
 def u(value: str) -> str:
@@ -59,15 +56,6 @@ def layout(title: str, body: str, *, viewer=None, csrf: str = "", refresh: int =
         f'<nav><a href="/">Races</a><a href="/season">Season</a>{who}</nav></header>'
         f"<main>{body}</main></body></html>"
     )
-
-
-def csrf_field(csrf: str) -> str:
-    return f'<input type="hidden" name="csrf" value="{e(csrf)}">'
-
-
-def message(kind: str, text: str) -> str:
-    role = "alert" if kind == "error" else "status"
-    return f'<p class="msg {e(kind)}" role="{role}">{e(text)}</p>'
 
 
 def signin(error: str = "", csrf: str = "", alias: str = "") -> str:
