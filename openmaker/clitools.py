@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,3 +23,20 @@ def one_line(exc: BaseException) -> str:
     """An exception's message on one line (its type's name when it has none)."""
     text = str(exc.args[0]) if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
     return " ".join(text.split()) or type(exc).__name__
+
+
+@contextmanager
+def input_errors(extra: str) -> Iterator[None]:
+    """Bad input of any layer becomes ``error: <message>`` and exit code 2; a missing optional package
+    names the ``openmaker[extra]`` that installs it."""
+    try:
+        yield
+    except NotImplementedError as exc:
+        bad_input(f"not implemented: {one_line(exc)}")
+    except ModuleNotFoundError as exc:
+        bad_input(f"{one_line(exc)}; install it with: pip install 'openmaker[{extra}]'")
+    except ValueError as exc:
+        bad_input(one_line(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        bad_input(f"{where}{exc.strerror or exc}")

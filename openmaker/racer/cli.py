@@ -13,34 +13,23 @@ from __future__ import annotations
 import json
 import math
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
 from rich.console import Console
 
 from openmaker.clitools import bad_input as _bad_input
+from openmaker.clitools import input_errors
 from openmaker.clitools import one_line as _one_line
 
 race_app = typer.Typer(no_args_is_help=True, help="DeepRacer-compatible racing: tracks, reward functions, training, "
                        "evaluation, analysis and the league.", pretty_exceptions_enable=False)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Bad input of any layer becomes ``error: <message>`` and exit code 2."""
-    try:
-        yield
-    except NotImplementedError as exc:
-        _bad_input(f"not implemented: {_one_line(exc)}")
-    except ModuleNotFoundError as exc:  # an optional extra (torch, matplotlib, onnx) is missing
-        _bad_input(f"{_one_line(exc)}; install it with: pip install 'openmaker[racer]'")
-    except ValueError as exc:  # RacerError, RewardError and friends
-        _bad_input(_one_line(exc))
-    except OSError as exc:
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        _bad_input(f"{where}{exc.strerror or exc}")
+def _errors():
+    """Bad input of any layer (RacerError, RewardError, a missing extra) becomes ``error: <message>``, exit 2."""
+    return input_errors("racer")
 
 
 def _out() -> Console:

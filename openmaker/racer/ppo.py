@@ -75,7 +75,7 @@ HIDDEN = (128, 128)
 
 LOSS_TYPES = {"huber": "huber", "mean squared error": "mean squared error", "mean_squared_error": "mean squared error", "mse": "mean squared error"}
 EXPLORATION_TYPES = {"categorical": "categorical", "e-greedy": "e-greedy", "e_greedy": "e-greedy", "egreedy": "e-greedy"}
-CAMERA_NETWORKS = ("DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "DEEP_CONVOLUTIONAL_NETWORK")
+CAMERA_NETWORKS = ("DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "DEEP_CONVOLUTIONAL_NETWORK", "DEEP_CONVOLUTIONAL_NETWORK_DEEP")
 
 METRIC_COLUMNS = ("iteration", "episodes", "steps", "mean_reward", "mean_progress", "completion_pct", "best_lap_time",
                   "mean_lap_time", "elapsed_s", "total_steps", "entropy", "value_loss")
@@ -201,9 +201,6 @@ def network_config(observation: str, obs_shape: Sequence[int], action_kind: str,
         shape = [int(stack_size) * int(np.prod(obs_shape))]
     else:
         if neural_network not in CAMERA_NETWORKS:
-            if neural_network == "DEEP_CONVOLUTIONAL_NETWORK_DEEP":
-                raise NotImplementedError("the DEEP_CONVOLUTIONAL_NETWORK_DEEP camera network (batch norm, dropout) is not "
-                                          "implemented; use DEEP_CONVOLUTIONAL_NETWORK_SHALLOW or DEEP_CONVOLUTIONAL_NETWORK")
             raise RacerError(f"unknown neural_network {neural_network!r} (known: {', '.join(CAMERA_NETWORKS)})")
         network = neural_network
         shape = [int(stack_size), *[int(v) for v in obs_shape[-2:]]]
@@ -233,26 +230,39 @@ def _mlp(sizes: Sequence[int], out: int, out_gain: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _dense(a: int, b: int) -> nn.Linear:
+    lin = nn.Linear(a, b)
+    nn.init.orthogonal_(lin.weight, math.sqrt(2))
+    nn.init.zeros_(lin.bias)
+    return lin
+
+
 def _conv_trunk(network: str, channels: int, height: int, width: int) -> tuple[nn.Sequential, int]:
+    """The camera embedder of DeepRacer's simulation app for ``network`` (its scheme: convolutions as
+    (filters, kernel, stride), then dense layers); DEEP adds batch norm after each convolution and
+    dropout 0.5 after each of its two 512-unit dense layers."""
+    batch_norm, dropout = False, 0.0
     if network == "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW":
-        convs = [(32, 8, 4), (64, 4, 2), (64, 3, 1)]
-        dense, act = 512, nn.ReLU
-    else:  # DEEP_CONVOLUTIONAL_NETWORK
-        convs = [(32, 5, 2), (32, 3, 1), (64, 3, 2), (64, 3, 1)]
-        dense, act = 64, nn.Tanh
+        convs, dense, act = [(32, 8, 4), (64, 4, 2), (64, 3, 1)], [512], nn.ReLU
+    elif network == "DEEP_CONVOLUTIONAL_NETWORK":
+        convs, dense, act = [(32, 5, 2), (32, 3, 1), (64, 3, 2), (64, 3, 1)], [64], nn.Tanh
+    else:  # DEEP_CONVOLUTIONAL_NETWORK_DEEP
+        convs, dense, act = [(32, 8, 4), (32, 4, 2), (64, 4, 2), (64, 3, 1)], [512, 512], nn.ReLU
+        batch_norm, dropout = True, 0.5
     layers: list[nn.Module] = []
     c, h, w = channels, height, width
     for out, k, s in convs:
         conv = nn.Conv2d(c, out, k, s)
         nn.init.orthogonal_(conv.weight, math.sqrt(2))
         nn.init.zeros_(conv.bias)
-        layers += [conv, nn.ReLU()]
+        layers += [conv, nn.BatchNorm2d(out), nn.ReLU()] if batch_norm else [conv, nn.ReLU()]
         c, h, w = out, (h - k) // s + 1, (w - k) // s + 1
-    lin = nn.Linear(c * h * w, dense)
-    nn.init.orthogonal_(lin.weight, math.sqrt(2))
-    nn.init.zeros_(lin.bias)
-    layers += [nn.Flatten(), lin, act()]
-    return nn.Sequential(*layers), dense
+    layers.append(nn.Flatten())
+    size = c * h * w
+    for units in dense:
+        layers += [_dense(size, units), act()] + ([nn.Dropout(dropout)] if dropout else [])
+        size = units
+    return nn.Sequential(*layers), size
 
 
 class PolicyNet(nn.Module):
@@ -372,6 +382,15 @@ def ppo_update(net: PolicyNet, optimizer: torch.optim.Optimizer, batch: dict, hp
     them), actions, logp (behaviour log-probabilities), advantages, returns (all first-dim aligned).
     Returns the mean losses of the last epoch and the mean entropy.
     """
+    net.train()  # batch norm and dropout (DEEP network) learn here; rollouts run in eval mode
+    try:
+        return _ppo_epochs(net, optimizer, batch, hp, generator, max_minibatches)
+    finally:
+        net.eval()
+
+
+def _ppo_epochs(net: PolicyNet, optimizer: torch.optim.Optimizer, batch: dict, hp: Hyperparameters,
+                generator: Optional[torch.Generator], max_minibatches: int) -> dict:
     obs, actions, old_logp = batch["obs"], batch["actions"], batch["logp"]
     advantages, returns = batch["advantages"], batch["returns"]
     n = obs.shape[0]
@@ -590,7 +609,7 @@ def train(track, reward_fn, action_space, *, minutes: Optional[float] = None, ou
     config = network_config(observation, obs_shape, action_space.kind, getattr(action_space, "n", 2) or 2,
                             neural_network=getattr(action_space, "neural_network", "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"),
                             stack_size=hp.stack_size)
-    net = PolicyNet(config)
+    net = PolicyNet(config).eval()  # rollouts in eval mode; ppo_update trains
     optimizer = make_optimizer(net, hp)
     out_dir = Path(out_dir)
     reward_path = getattr(reward_fn, "path", None)

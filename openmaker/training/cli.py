@@ -48,7 +48,7 @@ train_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 def train(
     entry_point: Optional[str] = typer.Option(None, "--entry-point", help="The training script (relative to --source-dir when given)."),
     source_dir: Optional[str] = typer.Option(None, "--source-dir", help="Folder copied as the job's code (the script's cwd, on PYTHONPATH)."),
-    algorithm: Optional[str] = typer.Option(None, "--algorithm", help="A built-in algorithm instead of a script: linear-learner."),
+    algorithm: Optional[str] = typer.Option(None, "--algorithm", help="A built-in algorithm instead of a script: linear-learner, object-detection."),
     channel: list[str] = typer.Option([], "--channel", help="NAME=URI: a local folder or file, or an s3:// prefix (repeatable)."),
     hyperparameter: list[str] = typer.Option([], "--hyperparameter", help="NAME=VALUE, passed as --NAME VALUE and in SM_HPS (repeatable)."),
     metric_definition: list[str] = typer.Option([], "--metric-definition", help="NAME=REGEX: its first group in a log line is a value of metric NAME (repeatable)."),

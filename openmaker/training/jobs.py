@@ -33,7 +33,7 @@ from typing import Any
 from openmaker import db, storage
 from openmaker.config import get_settings
 from openmaker.training import records
-from openmaker.training.algorithms import algorithm_module
+from openmaker.training.algorithms import algorithm_module, default_metric_definitions
 from openmaker.training.layout import JobLayout, encode_hyperparameters, sagemaker_env, user_args
 from openmaker.training.records import COMPLETED, FAILED, IN_PROGRESS, TrainingJobRecord
 
@@ -76,7 +76,7 @@ class TrainingJob:
 
     Give either ``entry_point`` (a script; relative to ``source_dir`` when
     that is given, whose whole content becomes the job's code) or
-    ``algorithm`` (a built-in one, see :data:`openmaker.training.algorithms.ALGORITHMS`).
+    ``algorithm`` (a built-in one, see :func:`openmaker.training.algorithms.known_algorithms`).
     ``channels`` maps channel names to URIs (local folder or file, ``file://``,
     ``s3://`` prefix). ``hyperparameters`` values are stored as strings
     (non-strings JSON-encoded). ``metric_definitions`` are SageMaker's
@@ -106,6 +106,8 @@ class TrainingJob:
             algorithm_module(self.algorithm)  # ValueError naming the known ones
             if self.source_dir is not None:
                 raise ValueError("a source dir goes with an entry point, not with a built-in algorithm")
+            if not self.metric_definitions:  # SageMaker predefines a built-in algorithm's metrics
+                self.metric_definitions = default_metric_definitions(self.algorithm)
         else:
             self._check_code()
         if self.engine not in ENGINES:

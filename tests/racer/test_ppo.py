@@ -156,8 +156,28 @@ def test_shallow_cnn_shapes():
     out, value = net(net.prepare(obs))
     assert out.shape == (3, 10) and value.shape == (3,)
     assert net.act(obs).shape == (3,)
-    with pytest.raises(NotImplementedError, match="DEEP_CONVOLUTIONAL_NETWORK_DEEP"):
-        network_config("camera", (120, 160), "discrete", 10, neural_network="DEEP_CONVOLUTIONAL_NETWORK_DEEP")
+
+
+def test_deep_camera_network_has_batch_norm_and_dropout_and_trains_in_train_mode():
+    cfg = network_config("camera", (120, 160), "discrete", 5, neural_network="DEEP_CONVOLUTIONAL_NETWORK_DEEP")
+    net = PolicyNet(cfg).eval()
+    convs = [m for m in net.trunk if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [(32, 8, 4), (32, 4, 2), (64, 4, 2), (64, 3, 1)]
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.trunk) == 4
+    assert [m.out_features for m in net.trunk if isinstance(m, torch.nn.Linear)] == [512, 512]
+    assert [m.p for m in net.trunk if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5]
+    obs = np.random.default_rng(1).integers(0, 255, size=(6, 120, 160), dtype=np.uint8)
+    with torch.no_grad():
+        first, _ = net(net.prepare(obs))
+        again, _ = net(net.prepare(obs))
+    assert torch.equal(first, again), "rollouts (eval mode) must be deterministic: no dropout"
+    batch = {"obs": torch.from_numpy(obs), "actions": torch.arange(6) % 5, "logp": torch.full((6,), -1.6),
+             "advantages": torch.randn(6), "returns": torch.randn(6)}
+    before = [p.detach().clone() for p in net.parameters()]
+    stats = ppo_update(net, make_optimizer(net, Hyperparameters(batch_size=3, num_epochs=2)), batch,
+                       Hyperparameters(batch_size=3, num_epochs=2))
+    assert not net.training and math.isfinite(stats["policy_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
 
 
 def test_frame_stack():
