@@ -20,6 +20,7 @@ from PIL import Image, ImageEnhance
 
 from openmaker.vision.boxes import postprocess
 from openmaker.vision.dataset import decode_image
+from openmaker.vision.edge import to_input as edge_input
 from openmaker.vision.errors import DatasetError
 from openmaker.vision.metrics import evaluate
 from openmaker.vision.model import Detector, DetectorConfig
@@ -62,10 +63,8 @@ def load_examples(samples: Sequence, image_size: int) -> list[Example]:
 
 
 def to_input(image: np.ndarray | Image.Image, size: int) -> np.ndarray:
-    """(3, S, S) float32 in [0, 1]: the image resized to S x S (bilinear), as the network and the edge loop take it."""
-    pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    resized = pil.convert("RGB").resize((size, size), Image.BILINEAR)
-    return np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    """(3, S, S) float32 in [0, 1]: the image resized to S x S (bilinear), exactly as the edge loop feeds it."""
+    return edge_input(image, size)[0]
 
 
 def _random_crop(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
