@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from openmaker.vision.draw import _font, draw_boxes
+from openmaker.vision.draw import label_font, draw_boxes
 
 __all__ = ["comparison_png", "evaluation_png"]
 
@@ -33,7 +33,7 @@ def comparison_png(
     ]
     width, height = panels[0][0].size
     font_size = max(12, round(min(width, height) / 25))
-    font, title_h = _font(font_size), round(font_size * 1.6)
+    font, title_h = label_font(font_size), round(font_size * 1.6)
     canvas = Image.new("RGB", (2 * width + _GAP, height + title_h), "white")
     draw = ImageDraw.Draw(canvas)
     for k, (panel, title) in enumerate(panels):

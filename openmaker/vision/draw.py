@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["PALETTE", "class_color", "draw_boxes"]
+__all__ = ["PALETTE", "class_color", "draw_boxes", "label_font"]
 
 # Distinct colours that read on photographs and on microscope slides alike.
 PALETTE = [
@@ -21,7 +21,7 @@ def class_color(class_id: int) -> tuple[int, int, int]:
     return PALETTE[int(class_id) % len(PALETTE)]
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def label_font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font
@@ -53,7 +53,7 @@ def draw_boxes(
     draw = ImageDraw.Draw(out)
     w, h = out.size
     line = width or max(1, round(min(w, h) / 200))
-    font = _font(max(10, round(min(w, h) / 40)))
+    font = label_font(max(10, round(min(w, h) / 40)))
     for row in rows:
         xmin, ymin, xmax, ymax = (float(v) for v in row[-4:])
         box = (xmin * w, ymin * h, xmax * w, ymax * h)

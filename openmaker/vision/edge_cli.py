@@ -35,7 +35,7 @@ def calibration_images(folder: Path, max_images: int = 100) -> list[Path]:
 
 def edge(
     model: Path = typer.Option(..., "--model", "-m", help="Exported detector (.onnx from `openmaker vision export`)."),
-    source: str = typer.Option(..., "--source", "-s", help="Folder of images, an image, a video file, or a camera index (0, 1, ...)."),
+    source: str = typer.Option(..., "--source", "-s", help="Folder of images, an image, a video file, or a camera index."),
     threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Score threshold (default: the model's)."),
     mqtt_host: Optional[str] = typer.Option(None, help="Also publish each frame's JSON to this MQTT broker."),
     mqtt_port: int = typer.Option(1883, min=1, max=65535, help="MQTT broker port."),
@@ -58,11 +58,12 @@ def edge(
         detector = EdgeDetector(model, threads=threads)
         frames = open_source(source)
         stats = run_edge(
-            detector, frames, score_threshold=threshold, out_json=sys.stdout, mqtt=(mqtt_host, mqtt_port, topic) if mqtt_host else None,
+            detector, frames, score_threshold=threshold, out_json=sys.stdout,
+            mqtt=(mqtt_host, mqtt_port, topic) if mqtt_host else None,
             save_frames=save_frames, save_crops=save_crops, crop_threshold=crop_threshold, max_frames=max_frames,
             progress=report,
         )  # fmt: skip
-    except (ValueError, ImportError) as exc:
+    except (ValueError, ImportError, OSError) as exc:
         bad_input(one_line(exc))
     err.print(f"edge: {stats.frames} frames in {stats.seconds:.2f} s, {stats.fps:.1f} frames/s, {stats.detections} detections")
     if stats.unpublished:
@@ -94,6 +95,6 @@ def quantize(
         try:
             quantize_int8(model, target, files, per_channel=per_channel, exclude_head=exclude_head,
                           progress=lambda done, total: bar.update(task, completed=done))  # fmt: skip
-        except (ValueError, ImportError) as exc:
+        except (ValueError, ImportError, OSError) as exc:
             bad_input(one_line(exc))
     err.print(f"int8 model: {target} ({target.stat().st_size / 1e6:.1f} MB, from {model.stat().st_size / 1e6:.1f} MB)")

@@ -80,6 +80,7 @@ def quantize_int8(
     op_types: Sequence[str] | None = None,
     exclude_head: bool = False,
     calibrate_method: str = "minmax",
+    activations: str = "uint8",
     reduce_range: bool = False,
     preprocess: bool = True,
     progress: Callable[[int, int], None] | None = None,
@@ -88,17 +89,22 @@ def quantize_int8(
     ``calibration_images`` (PIL images, RGB arrays or image files).
 
     ``quant_format``: "qdq" (QuantizeLinear/DequantizeLinear pairs) or "qoperator" (QLinearConv, ...);
-    ``op_types``: the operator types to quantise (default: all onnxruntime supports); ``exclude_head``:
-    keep the final box and class convolutions in float; ``preprocess``: onnxruntime's
-    ``quant_pre_process`` (shape inference and graph optimisation) first, as it recommends.
+    ``op_types``: the operator types to quantise (default: all onnxruntime supports);
+    ``exclude_head``: keep the final box and class convolutions in float;
+    ``activations``: "uint8" (U8S8, onnxruntime's fast path on x86: about twice the float speed on
+    the BCCD model, where int8 activations ran slower than float) or "int8";
+    ``reduce_range``: 7-bit weights, against overflow on x86 CPUs without VNNI;
+    ``preprocess``: onnxruntime's ``quant_pre_process`` (shape inference, graph optimisation) first.
     """
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, quant_pre_process, quantize_static
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
     if quant_format not in FORMATS:
         raise ValueError(f"quant_format must be one of {', '.join(FORMATS)}, got {quant_format!r}")
     if calibrate_method not in CALIBRATION_METHODS:
         raise ValueError(f"calibrate_method must be one of {', '.join(CALIBRATION_METHODS)}, got {calibrate_method!r}")
+    if activations not in ("int8", "uint8"):
+        raise ValueError(f"activations must be int8 or uint8, got {activations!r}")
     if not calibration_images:
         raise ValueError("no calibration images: give a few dozen frames like those the model will see")
     model_path, out_path = Path(model_path), Path(out_path)
@@ -119,6 +125,7 @@ def quantize_int8(
             op_types_to_quantize=list(op_types) if op_types else None,
             per_channel=per_channel,
             reduce_range=reduce_range,
+            activation_type=QuantType.QInt8 if activations == "int8" else QuantType.QUInt8,
             nodes_to_exclude=head_convs(model) if exclude_head else None,
             calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                               "percentile": CalibrationMethod.Percentile}[calibrate_method],  # fmt: skip

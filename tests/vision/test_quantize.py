@@ -49,6 +49,10 @@ def test_qdq_int8_keeps_detections_and_metadata(model, tmp_path):
     out = quantize_int8(model, tmp_path / "tiny.int8.onnx", calibration)
     ops = _ops(out)
     assert ops["QuantizeLinear"] >= 3 and ops["DequantizeLinear"] >= 6
+    graph = onnx.load(str(out)).graph
+    zero_points = {i.name: i.data_type for i in graph.initializer}
+    quantizers = [n for n in graph.node if n.op_type == "QuantizeLinear"]
+    assert {zero_points[n.input[2]] for n in quantizers} == {onnx.TensorProto.UINT8}  # U8S8 by default
     assert read_meta(out).classes == CLASSES
     np.testing.assert_array_equal(read_meta(out).anchors, read_meta(model).anchors)
     _assert_same_detections(model, out, _scenes(6, seed=2))
@@ -59,8 +63,11 @@ def test_calibration_from_files_and_qoperator_per_tensor(model, tmp_path):
     for k, frame in enumerate(_scenes(4, seed=3)):
         paths.append(tmp_path / f"c{k}.png")
         Image.fromarray(frame).save(paths[-1])
-    out = quantize_int8(model, tmp_path / "op.onnx", paths, quant_format="qoperator", per_channel=False, preprocess=False)
+    out = quantize_int8(model, tmp_path / "op.onnx", paths, quant_format="qoperator", per_channel=False,
+                        activations="int8", preprocess=False)  # fmt: skip
     assert _ops(out).get("QLinearConv") == 3
+    graph = onnx.load(str(out)).graph
+    assert {i.data_type for i in graph.initializer if i.name.endswith("_zero_point")} == {onnx.TensorProto.INT8}
     _assert_same_detections(model, out, _scenes(4, seed=4))
 
 
@@ -82,6 +89,8 @@ def test_bad_input(model, tmp_path):
     (tmp_path / "junk.png").write_text("not an image")
     with pytest.raises(ValueError, match=r"junk\.png: not a readable image"):
         quantize_int8(model, tmp_path / "x.onnx", [tmp_path / "junk.png"])
+    with pytest.raises(ValueError, match="activations must be int8 or uint8"):
+        quantize_int8(model, tmp_path / "x.onnx", _scenes(1, 0), activations="int4")
     with pytest.raises(ValueError, match="quant_format must be one of qdq, qoperator"):
         quantize_int8(model, tmp_path / "x.onnx", _scenes(1, 0), quant_format="int4")
     bare = write_tiny_model(tmp_path / "bare.onnx", meta=None)
@@ -96,7 +105,8 @@ def test_cli_quantize(model, tmp_path):
         Image.fromarray(frame).save(folder / f"{k}.jpg")
     runner = CliRunner()
     out = tmp_path / "cli.int8.onnx"
-    result = runner.invoke(_app(), ["quantize", str(model), "--calibration", str(tmp_path / "calibration"), "--out", str(out), "--max-images", "3"])
+    args = ["quantize", str(model), "--calibration", str(tmp_path / "calibration"), "--out", str(out), "--max-images", "3"]
+    result = runner.invoke(_app(), args)
     assert result.exit_code == 0, result.output
     assert "int8 model:" in result.stderr and read_meta(out).classes == CLASSES
     empty = tmp_path / "empty"
