@@ -22,6 +22,15 @@ db_app = typer.Typer(no_args_is_help=True, help="The platform database (SQLite b
 app.add_typer(db_app, name="db")
 
 
+def _keys_app() -> typer.Typer:
+    from openmaker.awsapi.cli import app as keys_app
+
+    return keys_app
+
+
+app.add_typer(_keys_app(), name="keys")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -51,6 +60,7 @@ def up(
     console_port: Optional[int] = typer.Option(None, help="Default 8090."),
     portal_port: Optional[int] = typer.Option(None, help="The labeling portal's port. Default 8091."),
     league_port: Optional[int] = typer.Option(None, help="The racer league's port. Default 8092."),
+    aws_port: Optional[int] = typer.Option(None, help="The AWS-compatible API (boto3 endpoint_url). Default 4566."),
     samples: bool = typer.Option(True, help="Start each room's sample workloads."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Serve the management API without a token."),
 ) -> None:
@@ -61,11 +71,17 @@ def up(
     settings = settings_from_options(
         inference_port=inference_port, management_port=management_port,
         metrics_port=metrics_port, console_port=console_port, portal_port=portal_port, league_port=league_port,
+        aws_port=aws_port,
     )  # fmt: skip
     rooms = load_rooms()
 
     def console_app(server):
         return create_console_app(server, rooms)
+
+    def aws_app(server):
+        from openmaker.awsapi.app import create_aws_app
+
+        return create_aws_app(server, rooms)
 
     async def start_samples(server) -> None:
         if not samples:
@@ -75,9 +91,17 @@ def up(
                 for problem in await room.samples(server):
                     console.print(f"[yellow]warning:[/yellow] {room.name}: {escape(problem)}")
 
+    from openmaker.awsapi import available
+
+    factories = [("console", console_app, settings.bind_host, settings.console_port)]
+    missing = available()
+    if missing:
+        console.print(f"[yellow]warning:[/yellow] the AWS-compatible API is off: {escape(missing)}")
+    else:
+        factories.append(("aws", aws_app, settings.bind_host, settings.aws_port))
     run_server(
         settings, [], {}, no_auth=no_auth,
-        app_factories=[("console", console_app, settings.bind_host, settings.console_port)]
+        app_factories=factories
         + [(name, factory, settings.bind_host, getattr(settings, port)) for room in rooms for name, factory, port in room.apps],
         on_ready=start_samples,
     )  # fmt: skip

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     portal_url: str | None = None
     #: The racer league's leaderboard pages and JSON API (``openmaker up``; ``openmaker race league serve``).
     league_port: int = 8092
+    #: The AWS-compatible API (boto3 with ``endpoint_url``): ``openmaker up``, ``openmaker serve --aws``.
+    aws_port: int = 4566
+    #: The key access-key secrets derive from; default: ``aws-keys.secret`` in the home (created once).
+    aws_key_secret: str | None = None
     management_host: str = "127.0.0.1"
     model_store: Path | None = None  # default: home/model-store
     allowed_urls: list[str] = Field(default_factory=list)

@@ -39,6 +39,10 @@ class Room:
     #: Web apps ``openmaker up`` serves beside the model server: ``(name, factory(server) -> ASGI app,
     #: the Settings field holding its port)``; the server's ``url(name)`` then finds it.
     apps: list[tuple[str, Callable[[Any], Any], str]] = field(default_factory=list)
+    #: AWS API operations the room answers itself, not through a model (the SageMaker control plane's
+    #: training and transform jobs): a function returning ``{"sagemaker:CreateTrainingJob": fn, ...}``,
+    #: called when the AWS front end starts; ``fn(params, ctx: openmaker.awsapi.AwsContext) -> dict``.
+    aws_operations: Callable[[], dict[str, Callable[[dict, Any], dict]]] | None = None
 
 
 class LazyCommands(list):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import openmaker.awsapi.tables  # noqa: F401  (the AWS front end's tables join Base.metadata)
 import openmaker.labeling.tables  # noqa: F401  (the labeling tables join Base.metadata)
 import openmaker.racer.league.tables  # noqa: F401  (the racer league tables join Base.metadata)
 import openmaker.training.records  # noqa: F401  (the training tables join Base.metadata)

@@ -75,22 +75,44 @@ def serve(
     engine: Engine = typer.Option(Engine.local, help="local: worker processes; ray: Ray Serve deployments."),
     no_auth: bool = typer.Option(False, "--no-auth", help="Serve the management API without a token."),
     restore: bool = typer.Option(True, help="Serve again the models registered before the last stop."),
+    aws: bool = typer.Option(False, "--aws", help="Also serve the AWS-compatible API (boto3 endpoint_url; keys: openmaker keys create)."),
+    aws_port: Optional[int] = typer.Option(None, help="The AWS-compatible API's port (default 4566)."),
 ) -> None:
     """Serve model archives over the TorchServe/MMS, SageMaker and Open Inference Protocol APIs."""
     settings = settings_from_options(
         model_store=model_store, bind_host=host, inference_port=inference_port, management_port=management_port,
-        management_host=management_host, metrics_port=metrics_port,
+        management_host=management_host, metrics_port=metrics_port, aws_port=aws_port,
     )  # fmt: skip
     parsed = parse_model_args(models or [])
     options = dict(
         initial_workers=workers, threads_per_worker=threads, batch_size=batch_size, max_batch_delay_ms=max_batch_delay
     )
     if engine is Engine.ray:
+        if aws:
+            fail("--aws runs with the local engine only; start `openmaker serve --engine ray` without it")
         from openmaker.serving.ray_engine import serve_with_ray
 
         serve_with_ray(settings, parsed, token="" if no_auth else None, restore=restore, **options)
         return
-    run_server(settings, parsed, options, no_auth=no_auth, restore=restore)
+    factories = [aws_factory(settings)] if aws else []
+    run_server(settings, parsed, options, no_auth=no_auth, restore=restore, app_factories=factories)
+
+
+def aws_factory(settings):
+    """The AWS-compatible API as an app factory for ``run_server`` (with the rooms' published operations)."""
+    from openmaker.awsapi import available
+
+    missing = available()
+    if missing:
+        fail(f"--aws: {missing}")
+
+    def factory(server):
+        from openmaker.awsapi.app import create_aws_app
+        from openmaker.rooms import load_rooms
+
+        return create_aws_app(server, load_rooms())
+
+    return ("aws", factory, settings.bind_host, settings.aws_port)
 
 
 def run_server(settings, models, options, *, no_auth=False, restore=True, app_factories=(), on_ready=None) -> None:

@@ -56,6 +56,10 @@ class ServiceUnavailable(InferenceError):
         self.retry_after = retry_after
 
 
+class QueueFull(ServiceUnavailable):
+    """The model's request queue is full: the client should slow down (AWS's front end says ThrottlingException)."""
+
+
 class RequestTimeout(InferenceError):
     status = 504
 

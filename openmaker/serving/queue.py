@@ -13,7 +13,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
-from openmaker.serving.errors import ServiceUnavailable
+from openmaker.serving.errors import QueueFull
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 
 
@@ -48,7 +48,7 @@ class RequestQueue:
 
     def put(self, item: PendingRequest) -> None:
         if len(self._items) >= self.capacity:
-            raise ServiceUnavailable(f"the request queue is full ({self.capacity} waiting); retry later", retry_after=1)
+            raise QueueFull(f"the request queue is full ({self.capacity} waiting); retry later", retry_after=1)
         self._items.append(item)
         self._arrived.set()
 
