@@ -126,10 +126,13 @@ class AwsFrontEnd:
                 "UnknownOperationException",
                 f"openmaker does not implement {call.service}:{call.operation}; it answers {supported} (see docs/aws.md)",
             )
-        dataplane.check_text_size(call.service, call.operation, call.params)
-        params = validate_input(call.service, call.operation, call.params, binary_as_base64=call.protocol == "json")
-        if call.service == "sagemaker-runtime" and len(params.get("Body", b"")) > 6 * 1024 * 1024:
-            raise AwsError("ValidationError", "Request payload is over 6 MB, InvokeEndpoint's limit.")
+        dataplane.check_request_size(call.service, call.operation, call.params)
+        try:
+            params = validate_input(call.service, call.operation, call.params, binary_as_base64=call.protocol == "json")
+        except AwsError as exc:
+            if exc.code == "ValidationException" and call.service == "sagemaker-runtime":
+                exc.code = "ValidationError"  # SageMaker Runtime's name for it
+            raise
         data = _only_output_members(call, await handler(params, ctx))
         problems = check_output(call.service, call.operation, data)
         if problems:

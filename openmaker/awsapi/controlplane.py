@@ -1,7 +1,9 @@
 """SageMaker's control plane for hosting: models, endpoint configs and endpoints on the model server.
 
 ``CreateModel`` and ``CreateEndpointConfig`` are records (kept in the ``aws_resource`` table);
-``CreateEndpoint`` registers the config's model with the server under the endpoint's name (a
+``CreateEndpoint`` registers the config's model with the server under the endpoint's name, from
+its ``ModelDataUrl`` under the same rules as the management API (the model store, or a prefix in
+the ``allowed_urls`` setting, e.g. ``s3://models/``) (a
 ``Containers`` model becomes an inference pipeline of 2 to 15 registered stages) in the
 background, so the endpoint goes ``Creating`` → ``InService`` (or ``Failed`` with the reason)
 as on SageMaker, and ``InvokeEndpoint`` reaches it. Models registered on the server directly
@@ -138,13 +140,13 @@ class HostingPlane:
             if model.get("PrimaryContainer"):
                 await self.registry.register(
                     model["PrimaryContainer"]["ModelDataUrl"], model_name=name, initial_workers=count,
-                    synchronous=True, trusted=True,
+                    synchronous=True,
                 )  # fmt: skip
             else:
                 for i, container in enumerate(model["Containers"], 1):
                     stage = f"{name}-{container.get('ContainerHostname') or f'container-{i}'}"
                     await self.registry.register(
-                        container["ModelDataUrl"], model_name=stage, initial_workers=count, synchronous=True, trusted=True
+                        container["ModelDataUrl"], model_name=stage, initial_workers=count, synchronous=True
                     )
                     stages.append(stage)
                 await self.registry.create_endpoint(name, stages)

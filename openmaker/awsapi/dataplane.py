@@ -51,8 +51,17 @@ _UNAVAILABLE = {"comprehendmedical": "ServiceUnavailableException", "rekognition
 _INTERNAL = {"comprehendmedical": "InternalServerException", "rekognition": "InternalServerError"}
 
 
-def check_text_size(service: str, operation: str, params: Any) -> None:
-    """Comprehend Medical's ``TextSizeLimitExceededException``, checked before the shape's own length rule."""
+MAX_INVOKE_BYTES = 6 * 1024 * 1024
+
+
+def check_request_size(service: str, operation: str, params: Any) -> None:
+    """The services' own size errors, checked before the shapes' length rules: Comprehend Medical's
+    ``TextSizeLimitExceededException``, InvokeEndpoint's 6 MB payload limit."""
+    if service == "sagemaker-runtime" and isinstance(params, dict):
+        size = len(params.get("Body") or b"")
+        if size > MAX_INVOKE_BYTES:
+            raise AwsError("ValidationError", f"Request payload of {size} bytes is over InvokeEndpoint's limit of {MAX_INVOKE_BYTES} bytes (6 MB).")
+        return
     spec = MODEL_OPERATIONS.get((service, operation))
     if spec is None or spec.text_limit is None or not isinstance(params, dict):
         return

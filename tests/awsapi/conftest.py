@@ -74,7 +74,9 @@ def start_server(tmp_path_factory, rooms=()) -> tuple[AwsServer, object]:
     home = tmp_path_factory.mktemp("aws-home")
     context = home_for_module(home)
     context.__enter__()
-    settings = Settings(home=home, inference_port=0, management_port=0, metrics_port=0)
+    settings = Settings(
+        home=home, inference_port=0, management_port=0, metrics_port=0, allowed_urls=["s3://openmaker-test/models/"]
+    )
     return AwsServer(settings, list(rooms)), context
 
 
