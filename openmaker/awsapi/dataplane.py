@@ -56,11 +56,17 @@ MAX_INVOKE_BYTES = 6 * 1024 * 1024
 
 def check_request_size(service: str, operation: str, params: Any) -> None:
     """The services' own size errors, checked before the shapes' length rules: Comprehend Medical's
-    ``TextSizeLimitExceededException``, InvokeEndpoint's 6 MB payload limit."""
+    ``TextSizeLimitExceededException``, Rekognition's ``ImageTooLargeException``, InvokeEndpoint's 6 MB limit."""
     if service == "sagemaker-runtime" and isinstance(params, dict):
         size = len(params.get("Body") or b"")
         if size > MAX_INVOKE_BYTES:
             raise AwsError("ValidationError", f"Request payload of {size} bytes is over InvokeEndpoint's limit of {MAX_INVOKE_BYTES} bytes (6 MB).")
+        return
+    if service == "rekognition" and isinstance(params, dict) and isinstance(params.get("Image"), dict):
+        data = params["Image"].get("Bytes")
+        size = len(data) * 3 // 4 if isinstance(data, str) else len(data) if isinstance(data, bytes) else 0
+        if size > MAX_IMAGE_BYTES:
+            raise AwsError("ImageTooLargeException", f"Image size is too large: about {size} bytes, at most {MAX_IMAGE_BYTES}.")
         return
     spec = MODEL_OPERATIONS.get((service, operation))
     if spec is None or spec.text_limit is None or not isinstance(params, dict):
@@ -112,6 +118,8 @@ async def ask_model(registry, service: str, operation: str, body: bytes, content
         response = await model.submit(request)
     except InferenceError as exc:
         raise model_failure(service, exc, spec.invalid) from None
+    if response.status >= 400:
+        raise model_failure(service, InferenceError(_error_message(response.body), response.status), spec.invalid)
     try:
         answer = json.loads(response.body)
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -25,6 +25,9 @@ from openmaker.deid.errors import OcrError
 BORDER = 12
 #: Recognised text below this score (0..1) is dropped by RapidOCR; low, because a missed word cannot be redacted.
 TEXT_SCORE = 0.3
+#: ``TextModelVersion`` of the DetectText answer: Rekognition's current text model version, so clients that
+#: read it see a value they know (the engine really is RapidOCR 3.10.0's bundled PP-OCR models).
+TEXT_MODEL_VERSION = "3.0"
 #: RapidOCR's bundled models, relative to the package: their presence means no download is attempted.
 BUNDLED_MODELS = (
     "models/PP-OCRv6_det_small.onnx",
@@ -308,7 +311,9 @@ def detect_text_response(lines: list[Line], width: int, height: int) -> dict:
     """Lines and words in the shape of Rekognition's ``DetectText`` response.
 
     LINE detections come first (``Id`` 0..n-1), then WORD detections whose
-    ``ParentId`` is their line's ``Id``; geometry is relative to the image size.
+    ``ParentId`` is their line's ``Id``; ``Confidence`` is a percentage (0..100),
+    geometry is relative to the image size (a 4-point ``Polygon`` for lines and
+    words). Unlike Rekognition, words are not capped at 100.
     """
     detections: list[dict] = []
     lines = [line for line in lines if not line.unread]
@@ -336,7 +341,7 @@ def detect_text_response(lines: list[Line], width: int, height: int) -> dict:
                 }
             )
             next_id += 1
-    return {"TextDetections": detections, "TextModelVersion": "openmaker-rapidocr-3.10.0"}
+    return {"TextDetections": detections, "TextModelVersion": TEXT_MODEL_VERSION}
 
 
 def _geometry(box, width: int, height: int, polygon=None) -> dict:

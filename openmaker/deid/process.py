@@ -140,13 +140,8 @@ def find_phi(
     ``unreadable``: also redact what the OCR could barely read (RapidOCR's confidences
     mean that; Tesseract's low confidences are mostly texture read as letters).
     """
-    from openmaker.deid.phi import detect_phi
-
     text, spans = ocr_text(lines)
-    try:
-        phi = detect_phi(text, context=context, mode=options.mode, allow_list=options.allow_list)
-    except Exception as exc:
-        raise DetectionError(f"PHI detection failed: {type(exc).__name__}: {exc}") from exc
+    phi = _detect_phi(text, options, context)
     max_height = max(64.0, 0.1 * height)
     if unreadable:
         phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max_height)
@@ -158,6 +153,29 @@ def find_phi(
             if line.unread and _text_shaped(line.box, max_height, width)
         ]
     return phi, redactions
+
+
+def _detect_phi(text: str, options: DeidOptions, context) -> dict:
+    """``detect_phi`` with the options' mode and allow-list; any failure is a ``DetectionError``."""
+    from openmaker.deid.phi import detect_phi
+
+    try:
+        return detect_phi(text, context=context, mode=options.mode, allow_list=options.allow_list)
+    except Exception as exc:
+        raise DetectionError(f"PHI detection failed: {type(exc).__name__}: {exc}") from exc
+
+
+def detect_phi_in_text(text: str, options: DeidOptions | None = None) -> dict:
+    """Comprehend Medical ``DetectPHI`` on plain text: no image, no DICOM header to match.
+
+    ``options.mode`` and ``options.allow_list`` apply; only entities with
+    ``Score >= options.threshold`` are kept (their ``Id``s unchanged).
+    Raises ``DetectionError`` if the detector fails.
+    """
+    options = options or DeidOptions()
+    phi = _detect_phi(text, options, None)
+    phi["Entities"] = [e for e in phi["Entities"] if e["Score"] >= options.threshold]
+    return phi
 
 
 def _text_shaped(box, max_height: float, width: int) -> bool:
