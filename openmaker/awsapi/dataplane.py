@@ -35,15 +35,23 @@ class ModelOperation:
     text_limit: int | None = None
     #: The service's error for a request the model refuses.
     invalid: str = "InvalidRequestException"
+    #: More custom attributes, pinning options a model's manifest could set otherwise.
+    options: str = ""
+
+    @property
+    def attributes(self) -> str:
+        return f"operation={self.operation}{',' + self.options if self.options else ''}"
 
 
+#: Answers exactly in botocore's shapes: no OMOP concept ids as extra members, every score.
+CLINICAL_OPTIONS = "omop_ids=false,min_score=0"
 MODEL_OPERATIONS: dict[tuple[str, str], ModelOperation] = {
     ("comprehendmedical", "DetectPHI"): ModelOperation("deid", "detect-phi", 20_000),
-    ("comprehendmedical", "DetectEntitiesV2"): ModelOperation("clinical", "detect-entities-v2", 20_000),
-    ("comprehendmedical", "DetectEntities"): ModelOperation("clinical", "detect-entities", 20_000),
-    ("comprehendmedical", "InferSNOMEDCT"): ModelOperation("clinical", "infer-snomedct", 10_000),
-    ("comprehendmedical", "InferRxNorm"): ModelOperation("clinical", "infer-rxnorm", 10_000),
-    ("comprehendmedical", "InferICD10CM"): ModelOperation("clinical", "infer-icd10cm", 10_000),
+    ("comprehendmedical", "DetectEntitiesV2"): ModelOperation("clinical", "detect-entities-v2", options=CLINICAL_OPTIONS, text_limit=20_000),
+    ("comprehendmedical", "DetectEntities"): ModelOperation("clinical", "detect-entities", options=CLINICAL_OPTIONS, text_limit=20_000),
+    ("comprehendmedical", "InferSNOMEDCT"): ModelOperation("clinical", "infer-snomedct", options=CLINICAL_OPTIONS, text_limit=10_000),
+    ("comprehendmedical", "InferRxNorm"): ModelOperation("clinical", "infer-rxnorm", options=CLINICAL_OPTIONS, text_limit=10_000),
+    ("comprehendmedical", "InferICD10CM"): ModelOperation("clinical", "infer-icd10cm", options=CLINICAL_OPTIONS, text_limit=10_000),
     ("rekognition", "DetectText"): ModelOperation("deid", "detect-text", invalid="InvalidParameterException"),
 }
 
@@ -112,7 +120,7 @@ async def ask_model(registry, service: str, operation: str, body: bytes, content
     model = find_model(registry, spec.handler, service, operation)
     request = InferenceRequest(
         body=body, content_type=content_type, accept=JSON,
-        headers={"content-type": content_type, "accept": JSON, CUSTOM_ATTRIBUTES: f"operation={spec.operation}"},
+        headers={"content-type": content_type, "accept": JSON, CUSTOM_ATTRIBUTES: spec.attributes},
     )  # fmt: skip
     try:
         response = await model.submit(request)

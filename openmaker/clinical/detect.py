@@ -2,9 +2,10 @@
 
 ``Detector(index).detect(text)`` returns :class:`Entity` objects; ``shapes``
 turns them into the ``DetectEntitiesV2`` / ``DetectEntities`` /
-``InferSNOMEDCT`` JSON. Notes longer than :data:`MAX_CHARS` are split on line
-(or sentence) boundaries and their offsets shifted back, so offsets always
-index the original text.
+``InferSNOMEDCT`` / ``InferICD10CM`` / ``InferRxNorm`` JSON (the last two
+look codes up in ``detector.index``). Notes longer than :data:`MAX_CHARS` are
+split on line (or sentence) boundaries and their offsets shifted back, so
+offsets always index the original text.
 """
 
 from __future__ import annotations

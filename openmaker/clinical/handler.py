@@ -1,13 +1,26 @@
 """The ``clinical`` handler: POST a note, get its entities or its linked concepts back.
 
 The body is the note as UTF-8 text (``text/plain``) or Comprehend Medical's
-request JSON ``{"Text": "..."}``. The answer is ``DetectEntitiesV2`` JSON, or
-``InferSNOMEDCT`` JSON with OMOP concept ids, or the older ``DetectEntities``
--- chosen by the archive manifest's ``model.operation``
-(``detect-entities-v2`` | ``infer-snomedct`` | ``detect-entities``) and per
-request by ``X-Amzn-SageMaker-Custom-Attributes: operation=infer-snomedct``.
-The vocabulary is the CDM named by ``model.db`` (a URL) or, without one, the
-bundled Eunomia vocabulary.
+request JSON ``{"Text": "..."}``. The answer is Comprehend Medical's JSON for
+one operation (:data:`OPERATIONS`), chosen by the archive manifest's
+``model.operation`` and per request by
+``X-Amzn-SageMaker-Custom-Attributes: operation=infer-rxnorm``:
+
+========================  ====================================================
+``detect-entities-v2``    ``DetectEntitiesV2`` (the default)
+``detect-entities``       ``DetectEntities`` (the deprecated V1)
+``infer-snomedct``        ``InferSNOMEDCT``: SNOMED codes, ``SNOMEDCTDetails``
+``infer-icd10cm``         ``InferICD10CM``: ICD10CM codes mapping to the finding
+``infer-rxnorm``          ``InferRxNorm``: RxNorm ingredients, brands, products
+========================  ====================================================
+
+Every answer conforms to botocore's output shape, so the AWS front end passes
+it on as it is. Options (manifest ``model.<name>`` or the header):
+``min_score`` (0..1, entities below it are left out) and ``omop_ids``
+(``true`` adds each linked concept's OMOP ``concept_id`` as
+``OMOPConceptId``, a member outside Comprehend Medical's shapes; default
+``false``). Codes come only from the vocabulary: the CDM named by
+``model.db`` (a URL) or, without one, the bundled Eunomia vocabulary.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ import threading
 from typing import Any
 
 from openmaker.clinical.errors import ClinicalError, NoteError
+from openmaker.hyperparameters import HyperparameterError, parse_bool
 from openmaker.serving import codecs
 from openmaker.serving.custom_attributes import HEADER as CUSTOM_ATTRIBUTES
 from openmaker.serving.custom_attributes import parse_custom_attributes
@@ -24,8 +38,8 @@ from openmaker.serving.errors import BadRequest, InferenceError
 from openmaker.serving.handlers.base import Context, Handler
 from openmaker.serving.protocol import InferenceRequest, InferenceResponse
 
-OPERATIONS = ("detect-entities-v2", "infer-snomedct", "detect-entities")
-OPTION_NAMES = ("operation", "min_score")
+OPERATIONS = ("detect-entities-v2", "infer-snomedct", "detect-entities", "infer-rxnorm", "infer-icd10cm")
+OPTION_NAMES = ("operation", "min_score", "omop_ids")
 MAX_TEXT = 100_000  # characters per request; longer notes belong in a batch run
 _detectors: dict[str | None, Any] = {}
 _lock = threading.Lock()
@@ -51,7 +65,8 @@ def vocabulary_detector(db: str | None, schema: str | None = None):
         return detector
 
 
-def _options(values: dict[str, Any]) -> tuple[str, float]:
+def _options(values: dict[str, Any]) -> tuple[str, float, bool]:
+    """``(operation, min_score, omop_ids)`` from manifest defaults and header values; a bad one is a 400."""
     operation = str(values.get("operation", "detect-entities-v2")).lower()
     if operation not in OPERATIONS:
         raise BadRequest(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
@@ -61,7 +76,28 @@ def _options(values: dict[str, Any]) -> tuple[str, float]:
         raise BadRequest(f"min_score {values.get('min_score')!r} is not a number") from None
     if not 0.0 <= min_score <= 1.0:
         raise BadRequest(f"min_score must be between 0 and 1, not {min_score}")
-    return operation, min_score
+    try:
+        omop_ids = parse_bool("omop_ids", values.get("omop_ids", False))
+    except HyperparameterError as exc:
+        raise BadRequest(str(exc)) from None
+    return operation, min_score, omop_ids
+
+
+def answer(operation: str, entities: list, text: str, index, omop_ids: bool = False) -> dict:
+    """The JSON of ``operation`` (one of :data:`OPERATIONS`) for a note's ``entities``, linked through ``index``."""
+    from openmaker.clinical import shapes
+
+    if operation == "infer-snomedct":
+        return shapes.infer_snomedct(entities, text, index.versions.get("SNOMED"), omop_ids)
+    if operation == "infer-icd10cm":
+        return shapes.infer_icd10cm(entities, index, omop_ids)
+    if operation == "infer-rxnorm":
+        return shapes.infer_rxnorm(entities, index, omop_ids)
+    if operation == "detect-entities":
+        return shapes.detect_entities_v1(entities)
+    if operation == "detect-entities-v2":
+        return shapes.detect_entities_v2(entities)
+    raise ValueError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
 
 
 def read_text(body: bytes, content_type: str) -> str:
@@ -113,21 +149,14 @@ class ClinicalHandler(Handler):
         return (text, *_options(values))
 
     def inference(self, inputs: list[Any]) -> list[Any]:
-        from openmaker.clinical.shapes import detect_entities_v1, detect_entities_v2, infer_snomedct
-
         outputs = []
-        for text, operation, min_score in inputs:
+        for text, operation, min_score, omop_ids in inputs:
             try:
                 found = [e for e in self.detector.detect(text) if e.score >= min_score]
             except NoteError as exc:
                 outputs.append(BadRequest(str(exc).removeprefix("note text: ")))
                 continue
-            if operation == "infer-snomedct":
-                outputs.append(infer_snomedct(found, text))
-            elif operation == "detect-entities":
-                outputs.append(detect_entities_v1(found))
-            else:
-                outputs.append(detect_entities_v2(found))
+            outputs.append(answer(operation, found, text, self.detector.index, omop_ids))
         return outputs
 
     def postprocess(self, output: Any, request: InferenceRequest) -> InferenceResponse:

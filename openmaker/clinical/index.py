@@ -8,6 +8,12 @@ case -- the exact surface. Non-standard concepts follow ``Maps to`` to their
 standard concept. Tokens the vocabulary does not know are corrected to a known
 word within one edit (a SymSpell-style delete index), which is the approximate
 matching that catches "pnuemonia" and "fibrilation".
+
+Read-only lookups for the ontology-linking answers: the ICD10CM and RxNorm
+concepts whose ``Maps to`` (or the reverse ``Mapped from``) leads to a standard
+concept (:meth:`ConceptIndex.mapped_to`), the RxNorm products named after an
+ingredient (:meth:`ConceptIndex.drug_products`), and each vocabulary's version
+from the ``VOCABULARY`` table (``versions``).
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 
 from openmaker.clinical.cdm import Cdm
 from openmaker.clinical.lexicon import Lexicon, load_lexicon
 from openmaker.clinical.errors import ClinicalError
-from openmaker.clinical.schema import require_tables, tables
+from openmaker.clinical.schema import existing_tables, require_tables, tables
 from openmaker.clinical.textnorm import CANON, CANON_PAIRS, STOP, TAG, bag, key, stem, words
 
 #: Domains whose concepts the detector looks for, and how Comprehend Medical would file them.
@@ -48,6 +55,12 @@ _LOINC_NOISE = re.compile(
 )
 _BRACKET_BRAND = re.compile(r"\[([^\]]+)\]")
 DOMAIN_PRIORITY = {"Condition": 0, "Procedure": 1, "Measurement": 2, "Drug": 3, "Observation": 4}
+#: Vocabularies whose non-standard concepts are kept by the standard concept they map to (InferICD10CM, InferRxNorm).
+LINKED_VOCABULARIES = ("ICD10CM", "RxNorm")
+#: RxNorm classes of a whole product (ingredient, strength and form): what InferRxNorm offers beside the ingredient.
+PRODUCT_CLASSES = ("Clinical Drug", "Branded Drug", "Quant Clinical Drug", "Quant Branded Drug")
+#: A quantity or an NDA number before the ingredient: "12 HR Cefaclor ...", "NDA020800 0.3 ML Epinephrine ...".
+_PRODUCT_PREFIX = re.compile(r"^(?:NDA\d+\s+)?(?:\d+(?:\.\d+)?\s+[A-Z]+\s+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,9 @@ class ConceptIndex:
     max_words: int = 1
     by_code: dict[tuple[str, str], int] = field(default_factory=dict)
     by_name: dict[str, int] = field(default_factory=dict)
+    mapped_from: dict[int, tuple[int, ...]] = field(default_factory=dict)  # standard id -> LINKED_VOCABULARIES ids
+    map_targets: dict[int, int] = field(default_factory=dict)  # such an id -> how many concepts it maps to (when > 1)
+    versions: dict[str, str] = field(default_factory=dict)  # vocabulary_id -> VOCABULARY.vocabulary_version
 
     # -- building ---------------------------------------------------------------------------------
     def add(self, text: str, entry: Entry, case_sensitive: bool = False) -> None:
@@ -179,6 +195,41 @@ class ConceptIndex:
         concept = self.concepts.get(concept_id)
         return DOMAIN_CATEGORY.get(concept.domain_id) if concept else None
 
+    def mapped_to(self, concept_id: int, vocabulary_id: str) -> list[Concept]:
+        """The ``vocabulary_id`` concepts (one of :data:`LINKED_VOCABULARIES`) that map to ``concept_id``.
+
+        ICD10CM codes are non-standard and ``Maps to`` their SNOMED concept, so this is the way back from
+        a finding to its ICD10CM codes; a vocabulary without such rows gives none.
+        """
+        found = (self.concepts.get(cid) for cid in self.mapped_from.get(concept_id, ()))
+        return sorted((c for c in found if c is not None and c.vocabulary_id == vocabulary_id),
+                      key=lambda c: c.concept_code)  # fmt: skip
+
+    def drug_products(self, ingredient: str) -> list[Concept]:
+        """RxNorm products (:data:`PRODUCT_CLASSES`) of the one ingredient named ``ingredient``, by concept code.
+
+        Matched by name, as RxNorm writes its products: "Warfarin Sodium 5 MG Oral Tablet" is a product of
+        "Warfarin"; combinations ("... / ...") are left out.
+        """
+        name = ingredient.strip().lower()
+        first = name.split(" ", 1)[0] if name else ""
+        return [c for c in self._products.get(first, ()) if _product_head(c.name).lower().startswith(name + " ")]
+
+    @cached_property
+    def _products(self) -> dict[str, tuple[Concept, ...]]:
+        by_word: dict[str, list[Concept]] = defaultdict(list)
+        for c in self.concepts.values():
+            if c.vocabulary_id == "RxNorm" and c.concept_class_id in PRODUCT_CLASSES and " / " not in c.name:
+                head = _product_head(c.name).lower()
+                if head:
+                    by_word[head.split(" ", 1)[0]].append(c)
+        return {word: tuple(sorted(found, key=lambda c: c.concept_code)) for word, found in by_word.items()}
+
+
+def _product_head(name: str) -> str:
+    """An RxNorm product's name from its ingredient on ("1 ML Morphine Sulfate 5 MG/ML ..." -> "Morphine ...")."""
+    return _PRODUCT_PREFIX.sub("", name, count=1)
+
 
 def _is_abbreviation(short: str, long_name: str) -> bool:
     """SNOMED's "CAD - Coronary artery disease" (yes) versus "Burn - lesion" (no)."""
@@ -233,6 +284,7 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
     naming it: there would be nothing to match.
     """
     require_tables(cdm.engine, cdm.schema, ("concept", "concept_synonym", "concept_relationship"))
+    has_versions = "vocabulary" in existing_tables(cdm.engine, cdm.schema)
     t = tables(cdm.schema)
     concept, synonym, relationship = t["concept"], t["concept_synonym"], t["concept_relationship"]
     lexicon = lexicon or load_lexicon()
@@ -263,16 +315,24 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
             )
         )
         brand_links: dict[int, set[int]] = defaultdict(set)
+        linked: dict[int, set[int]] = defaultdict(set)
         for c1, c2, rel in rel_rows:
             c1, c2 = int(c1), int(c2)
             if rel == "Maps to" and c1 != c2:
                 maps_to.setdefault(c1, c2)
+            if rel in ("Maps to", "Mapped from") and c1 != c2:
+                source, target = (c1, c2) if rel == "Maps to" else (c2, c1)
+                if source in index.concepts and index.concepts[source].vocabulary_id in LINKED_VOCABULARIES:
+                    linked[source].add(target)
             a, b = index.concepts.get(c1), index.concepts.get(c2)
             if a and b and a.concept_class_id == "Brand Name" and b.concept_class_id == "Ingredient":
                 brand_links[c1].add(c2)
         synonyms = defaultdict(list)
         for cid, name in conn.execute(select(synonym.c.concept_id, synonym.c.concept_synonym_name)):
             synonyms[int(cid)].append(name)
+        if has_versions:
+            index.versions = _vocabulary_versions(conn, t["vocabulary"])
+    _link(index, linked)
 
     def standard_of(cid: int) -> int:
         c = index.concepts.get(cid)
@@ -337,6 +397,22 @@ def build_index(cdm: Cdm, vocabularies=DEFAULT_VOCABULARIES, lexicon: Lexicon | 
     _add_lexicon(index, lexicon, ingredients_by_name, standard_of)
     index.finish()
     return index
+
+
+def _vocabulary_versions(conn, vocabulary) -> dict[str, str]:
+    """``vocabulary_id -> vocabulary_version`` from the ``VOCABULARY`` table."""
+    rows = conn.execute(select(vocabulary.c.vocabulary_id, vocabulary.c.vocabulary_version))
+    return {vid: version.strip() for vid, version in rows if version and version.strip()}
+
+
+def _link(index: ConceptIndex, linked: dict[int, set[int]]) -> None:
+    """Keep, for each standard concept, the ICD10CM/RxNorm concepts mapping to it (and which map to several)."""
+    mapped_from: dict[int, list[int]] = defaultdict(list)
+    for source, targets in linked.items():
+        for target in targets:
+            mapped_from[target].append(source)
+    index.mapped_from = {target: tuple(sorted(sources)) for target, sources in mapped_from.items()}
+    index.map_targets = {source: len(targets) for source, targets in linked.items() if len(targets) > 1}
 
 
 def _add_abbreviation(index: ConceptIndex, short: str, entry: Entry, case_sensitive: bool | None = None,

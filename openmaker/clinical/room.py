@@ -16,7 +16,7 @@ def pages(server) -> list[Page]:
              "DetectEntitiesV2-shaped entities with negation, attributes and sections"),
         Page("Clinical concepts", f"{base}/docs",
              f"model '{CONCEPTS_MODEL}': POST a note to /predictions/{CONCEPTS_MODEL} for InferSNOMEDCT-shaped "
-             "concepts with OMOP concept ids (Eunomia vocabulary)"),
+             "concepts, each with its OMOP concept id (Eunomia vocabulary; manifest omop_ids=true)"),
     ]  # fmt: skip
 
 
@@ -54,6 +54,8 @@ def build_archive_dir(target, name: str, operation: str, db: str | None = None) 
     if (Path(target) / "MAR-INF" / "MANIFEST.json").is_file():
         return
     extra = {"description": f"Clinical NLP ({operation}), offline", "operation": operation}
+    if operation == "infer-snomedct":
+        extra["omop_ids"] = True  # the sample shows each concept's OMOP concept_id (an extra member)
     if db:
         extra["db"] = db
     with tempfile.TemporaryDirectory() as staging:

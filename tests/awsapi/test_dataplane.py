@@ -19,9 +19,10 @@ pytest.importorskip("spacy")
 
 REPO = Path(__file__).resolve().parents[2]
 DICOM = REPO / "examples" / "deid" / "images" / "us_greyscale_burned_in.dcm"
+# Words the bundled Eunomia vocabulary knows (it has no diabetes or metformin, and two ICD10CM codes).
 NOTE = (
-    "Patient has type 2 diabetes mellitus and hypertension. Takes metformin 500 mg orally twice daily. "
-    "Denies chest pain."
+    "Admitted with gastrointestinal hemorrhage; h/o afib. Warfarin 5 mg tablet by mouth daily, "
+    "Celebrex 200 mg capsule bid. No pneumonia."
 )
 
 
@@ -77,10 +78,18 @@ def test_comprehend_medical_operations_answer_in_their_shapes(rooms_server, oper
 def test_detect_entities_v2_finds_the_conditions_and_the_medication(rooms_server):
     entities = rooms_server.client("comprehendmedical").detect_entities_v2(Text=NOTE)["Entities"]
     texts = {e["Text"].lower(): e for e in entities}
-    assert "metformin" in texts and texts["metformin"]["Category"] == "MEDICATION"
-    assert any("diabetes" in t for t in texts)
-    chest = [e for t, e in texts.items() if "chest pain" in t]
-    assert chest and any(trait["Name"] == "NEGATION" for trait in chest[0]["Traits"])
+    assert "warfarin" in texts and texts["warfarin"]["Category"] == "MEDICATION"
+    assert any("hemorrhage" in t for t in texts)
+    pneumonia = [e for t, e in texts.items() if "pneumonia" in t]
+    assert pneumonia and any(trait["Name"] == "NEGATION" for trait in pneumonia[0]["Traits"])
+
+
+def test_infer_icd10cm_codes_come_from_the_vocabulary(rooms_server):
+    entities = rooms_server.client("comprehendmedical").infer_icd10_cm(Text=NOTE)["Entities"]
+    codes = {e["Text"].lower(): [c["Code"] for c in e["ICD10CMConcepts"]] for e in entities}
+    assert codes["gastrointestinal hemorrhage"][0] == "K92.2"
+    # Eunomia holds no ICD10CM code for atrial fibrillation: an empty list, never an invented code
+    assert all(code in ("K92.2", "K92") for found in codes.values() for code in found)
 
 
 def test_detect_phi_finds_names_ids_dates_and_contacts(rooms_server):
@@ -201,5 +210,5 @@ def test_the_omop_notes_example_writes_note_nlp_rows(rooms_server, tmp_path):
     for row in rows:
         begin = int(row["offset"])
         assert texts[int(row["note_id"])][begin : begin + len(row["lexical_variant"])] == row["lexical_variant"]
-    assert any(row["lexical_variant"].lower() == "metformin" for row in rows)
-    assert any(row["term_exists"] == "N" for row in rows)  # "denies chest pain"
+    assert any(row["lexical_variant"].lower() == "warfarin" for row in rows)
+    assert any(row["term_exists"] == "N" for row in rows)  # "no pneumonia"

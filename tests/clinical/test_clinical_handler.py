@@ -109,7 +109,9 @@ def test_comprehend_request_json_and_v1_answer(clinical_server):
 
 def test_infer_snomedct_with_omop_ids_from_the_manifests_cdm(clinical_server):
     note = "Left breast cancer. Hx of unspecified atrial fibrillation."
-    response = clinical_server.inference.post("/predictions/fixture-concepts", content=note.encode())
+    response = clinical_server.inference.post(
+        "/predictions/fixture-concepts", content=note.encode(), headers={"X-Amzn-SageMaker-Custom-Attributes": "omop_ids=true"}
+    )
     assert response.status_code == 200, response.text
     payload = response.json()
     _validate("InferSNOMEDCT", payload)
