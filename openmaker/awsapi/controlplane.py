@@ -120,6 +120,14 @@ class HostingPlane:
             raise _missing("model", ctx.arn("model", variant["ModelName"]))
         if self._served(name):
             raise _exists("endpoint", arn)
+        for container in [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model["Containers"]:
+            code = (container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+            if "://" in code:
+                raise validation(
+                    f"SAGEMAKER_SUBMIT_DIRECTORY={code}: openmaker's endpoints serve archives that hold their code "
+                    "(code/inference.py, as openmaker training jobs write them); pack the source directory into "
+                    "the model archive (batch transform jobs do take code from a URI)"
+                )
         now = _now()
         record = {
             "EndpointName": name, "EndpointArn": arn, "EndpointConfigName": config_name,

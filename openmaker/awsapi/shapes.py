@@ -91,7 +91,7 @@ class _Validator:
             if shape.enum and value not in shape.enum:
                 self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             pattern = meta.get("pattern")
-            if pattern is not None and not _matches(pattern, value):
+            if pattern is not None and not _matches(pattern, value) and not _local_uri(value, pattern):
                 self.fail(value, path, f"Member must satisfy regular expression pattern: {pattern}")
             return value
         if kind in ("integer", "long"):
@@ -162,6 +162,11 @@ def _compiled(pattern: str):
 def _matches(pattern: str, value: str) -> bool:
     regex = _compiled(pattern)
     return regex is None or regex.search(value) is not None  # Smithy patterns are not implicitly anchored
+
+
+def _local_uri(value: str, pattern: str) -> bool:
+    """openmaker's one extension: where an S3 URI is asked for, a ``file://`` URI names a local folder."""
+    return value.startswith("file://") and "s3" in pattern.lower()
 
 
 def _short(value: Any) -> str:

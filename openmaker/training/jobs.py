@@ -35,12 +35,17 @@ from openmaker.config import get_settings
 from openmaker.training import records
 from openmaker.training.algorithms import algorithm_module, default_metric_definitions
 from openmaker.training.layout import JobLayout, encode_hyperparameters, sagemaker_env, user_args
-from openmaker.training.records import COMPLETED, FAILED, IN_PROGRESS, TrainingJobRecord
+from openmaker.training.records import COMPLETED, FAILED, IN_PROGRESS, STOPPED, TrainingJobRecord
 
 __all__ = [
     "ENGINES",
+    "PHASES",
     "TrainingJob",
+    "absolute_uri",
+    "check_channel",
+    "check_metric_definition",
     "describe_job",
+    "get_job",
     "job_log",
     "list_jobs",
     "run_training_job",
@@ -55,6 +60,10 @@ FAILURE_LOG_LINES = 20
 #: SageMaker caps FailureReason at 1024 characters.
 MAX_FAILURE_FILE_CHARS = 1024
 RAY_MISSING = "the ray engine needs ray: pip install 'openmaker[ray]'"
+#: What ``run_training_job`` reports to ``on_phase`` as it goes, in order (SageMaker's secondary statuses).
+PHASES = ("Downloading", "Training", "Uploading")
+#: Seconds a job stopped at its time limit has between SIGTERM and SIGKILL, as SageMaker gives it.
+STOP_GRACE_SECONDS = 120
 _POLL_SECONDS = 0.05
 
 
@@ -68,6 +77,45 @@ def default_job_name(base: str, when: datetime | None = None) -> str:
     stamp = when.strftime("%Y-%m-%d-%H-%M-%S-") + f"{when.microsecond // 1000:03d}"
     clean = re.sub(r"[^a-zA-Z0-9]+", "-", base).strip("-") or "job"
     return f"{clean[: 63 - len(stamp) - 1].rstrip('-')}-{stamp}"
+
+
+def absolute_uri(uri: str, what: str) -> str:
+    """``uri`` as a job keeps it: remote and ``file://`` URIs as they are, local paths made absolute (from here, now).
+
+    Raises ``ValueError`` naming ``what`` for an unsupported scheme.
+    """
+    try:
+        remote = storage.is_remote(uri)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    if remote or uri.startswith("file://"):
+        return uri
+    # The job runs in its own folder: relative paths are taken from here, now.
+    return os.path.abspath(os.path.expanduser(uri))
+
+
+def check_channel(name: str, uri: str) -> str:
+    """The channel's URI as a job keeps it; ``ValueError`` for a bad channel name or URI."""
+    if not CHANNEL_NAME.match(name):
+        raise ValueError(f"invalid channel name {name!r}: letters, digits, '.', '-' and '_' only")
+    if not uri:
+        raise ValueError(f"channel {name!r} has no URI")
+    return absolute_uri(str(uri), f"channel {name!r}")
+
+
+def check_metric_definition(definition: Mapping[str, str]) -> dict[str, str]:
+    """SageMaker's ``{"Name": ..., "Regex": ...}`` checked: the regex compiles and captures the value."""
+    try:
+        name, regex = definition["Name"], definition["Regex"]
+    except (KeyError, TypeError):
+        raise ValueError(f"a metric definition needs 'Name' and 'Regex': {definition!r}") from None
+    try:
+        compiled = re.compile(regex)
+    except re.error as exc:
+        raise ValueError(f"metric {name!r}: bad regex {regex!r}: {exc}") from None
+    if compiled.groups < 1:
+        raise ValueError(f"metric {name!r}: the regex {regex!r} needs a group that captures the value")
+    return {"Name": str(name), "Regex": regex}
 
 
 @dataclass
@@ -84,6 +132,13 @@ class TrainingJob:
     ``output_path`` (default ``$OPENMAKER_HOME/artifacts``) receives
     ``<name>/output/model.tar.gz``. ``name`` defaults to
     ``<base_job_name or script/algorithm>-<timestamp>``.
+    ``channel_options`` adds fields to a channel's entry in ``inputdataconfig.json``
+    (``ContentType``, ``CompressionType``, ``TrainingInputMode`` ...), as SageMaker
+    writes them from the request's channels. ``environment`` is set in the job's
+    process (the ``SM_*`` variables win). ``max_runtime_seconds`` stops the
+    script when it runs longer (SIGTERM, then SIGKILL after
+    :data:`STOP_GRACE_SECONDS`): the job ends ``Stopped`` with what ``model/``
+    holds then uploaded, as SageMaker's ``MaxRuntimeInSeconds`` does.
     """
 
     entry_point: str | None = None
@@ -98,6 +153,9 @@ class TrainingJob:
     engine: str = "local"
     #: CPUs the job may use (``SM_NUM_CPUS``; the Ray task's ``num_cpus``). Default: all of them (1 on Ray).
     num_cpus: int | None = None
+    channel_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    max_runtime_seconds: int | None = None
 
     def __post_init__(self) -> None:
         if (self.entry_point is None) == (self.algorithm is None):
@@ -114,11 +172,17 @@ class TrainingJob:
             raise ValueError(f"unknown engine {self.engine!r}; use one of: {', '.join(ENGINES)}")
         if self.num_cpus is not None and self.num_cpus < 1:
             raise ValueError(f"num_cpus must be at least 1, not {self.num_cpus}")
-        self.channels = {str(k): self._check_channel(str(k), v) for k, v in dict(self.channels).items()}
+        if self.max_runtime_seconds is not None and self.max_runtime_seconds < 1:
+            raise ValueError(f"max_runtime_seconds must be at least 1, not {self.max_runtime_seconds}")
+        self.channels = {str(k): check_channel(str(k), v) for k, v in dict(self.channels).items()}
+        unknown = sorted(set(self.channel_options) - set(self.channels))
+        if unknown:
+            raise ValueError(f"channel options for {', '.join(map(repr, unknown))}, which is not a channel of the job")
+        self.environment = {str(k): str(v) for k, v in dict(self.environment).items()}
         self.hyperparameters = encode_hyperparameters(dict(self.hyperparameters))
-        self.metric_definitions = [self._check_metric(d) for d in self.metric_definitions]
+        self.metric_definitions = [check_metric_definition(d) for d in self.metric_definitions]
         if self.output_path is not None:
-            self.output_path = self._absolute_uri(self.output_path, "output path")
+            self.output_path = absolute_uri(self.output_path, "output path")
         if self.name is None:
             base = self.base_job_name or self.algorithm or Path(self.entry_point or "job").stem
             self.name = default_job_name(base)
@@ -144,38 +208,6 @@ class TrainingJob:
         if not script.is_file():
             where = f" in source dir {self.source_dir!r}" if self.source_dir else ""
             raise ValueError(f"entry point {str(self.entry_point)!r} not found{where}")
-
-    @staticmethod
-    def _absolute_uri(uri: str, what: str) -> str:
-        try:
-            remote = storage.is_remote(uri)
-        except ValueError as exc:
-            raise ValueError(f"{what}: {exc}") from None
-        if remote or uri.startswith("file://"):
-            return uri
-        # The job runs in its own folder: relative paths are taken from here, now.
-        return os.path.abspath(os.path.expanduser(uri))
-
-    def _check_channel(self, name: str, uri: str) -> str:
-        if not CHANNEL_NAME.match(name):
-            raise ValueError(f"invalid channel name {name!r}: letters, digits, '.', '-' and '_' only")
-        if not uri:
-            raise ValueError(f"channel {name!r} has no URI")
-        return self._absolute_uri(str(uri), f"channel {name!r}")
-
-    @staticmethod
-    def _check_metric(definition: Mapping[str, str]) -> dict[str, str]:
-        try:
-            name, regex = definition["Name"], definition["Regex"]
-        except (KeyError, TypeError):
-            raise ValueError(f"a metric definition needs 'Name' and 'Regex': {definition!r}") from None
-        try:
-            compiled = re.compile(regex)
-        except re.error as exc:
-            raise ValueError(f"metric {name!r}: bad regex {regex!r}: {exc}") from None
-        if compiled.groups < 1:
-            raise ValueError(f"metric {name!r}: the regex {regex!r} needs a group that captures the value")
-        return {"Name": str(name), "Regex": regex}
 
     @property
     def module(self) -> str | None:
@@ -245,6 +277,11 @@ def _load(url: str, name: str) -> TrainingJobRecord:
         return records.get_job(session, name)
 
 
+def get_job(name: str, *, database_url: str | None = None) -> TrainingJobRecord:
+    """The record of the job called ``name`` (with its metrics); raises ``records.JobNotFound``."""
+    return _load(_ensure_schema(database_url), name)
+
+
 def list_jobs(*, database_url: str | None = None) -> list[TrainingJobRecord]:
     """Every training job recorded in the database (default: the settings' one), newest first."""
     url = _ensure_schema(database_url)
@@ -268,19 +305,45 @@ def job_log(name: str, *, database_url: str | None = None) -> str:
 # --- running a job ---------------------------------------------------------------
 
 
-def run_process(command: list[str], env: dict[str, str], cwd: str, log_path: str) -> int:
+def run_process(
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    log_path: str,
+    max_runtime_seconds: int | None = None,
+    tick: Callable[[], None] | None = None,
+) -> int | None:
     """Run ``command`` with its stdout and stderr appended to ``log_path``; returns its exit code.
 
-    Module-level so that a Ray task can run it as it is.
+    Past ``max_runtime_seconds`` the process is stopped (:func:`_stop`) and None is returned.
+    ``tick`` is called between polls (to follow the log). Module-level so that a Ray task can run it as it is.
     """
+    deadline = None if max_runtime_seconds is None else time.monotonic() + max_runtime_seconds
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            return process.wait()
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+    try:
+        while process.poll() is None:
+            if tick is not None:
+                tick()
+            if deadline is not None and time.monotonic() >= deadline:
+                _stop(process)
+                return None
+            time.sleep(_POLL_SECONDS)
+        return process.returncode
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL when the process is still there :data:`STOP_GRACE_SECONDS` later."""
+    process.terminate()
+    try:
+        process.wait(STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class _LogFollower:
@@ -372,15 +435,18 @@ def run_training_job(
     *,
     progress: bool = True,
     log_sink: Callable[[str], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
     database_url: str | None = None,
 ) -> TrainingJobRecord:
-    """Run the training job ``spec`` to its end and return its record (status ``Completed`` or ``Failed``).
+    """Run the training job ``spec`` to its end and return its record (status ``Completed``, ``Failed``
+    or, past its ``max_runtime_seconds``, ``Stopped``).
 
     The job is recorded in the database (default: the settings' one) before
     anything runs. A channel with no data fails the job before it starts
     (nothing is downloaded, no process runs). ``progress`` streams the job's
     log lines to the console (stderr); ``log_sink`` is called with each line
-    too. Raises ``ValueError`` when a job of that name already exists.
+    too; ``on_phase`` with each of :data:`PHASES` as the job enters it.
+    Raises ``ValueError`` when a job of that name already exists.
     A failing script does not raise: the record says why it failed.
     """
     from rich.console import Console
@@ -440,6 +506,8 @@ def run_training_job(
 
     started = _now()
     _update(url, name, started_at=started)
+    phase = on_phase or (lambda _: None)
+    phase("Downloading")
     try:
         if layout.root.exists():  # a leftover of an earlier job of this name in another database
             shutil.rmtree(layout.root)
@@ -451,13 +519,13 @@ def run_training_job(
             layout.channel_dir(channel).mkdir(parents=True, exist_ok=True)
             storage.download(uri, layout.channel_dir(channel))
         _copy_code(spec, layout)
-        layout.write_config(spec.hyperparameters, list(spec.channels))
+        layout.write_config(spec.hyperparameters, {c: spec.channel_options.get(c) for c in spec.channels})
         layout.log_file.touch()
     except Exception as exc:
         return fail(f"ClientError: cannot prepare the job: {exc}")
 
     entry = spec.module or spec.script or ""
-    env = dict(os.environ)
+    env = {**os.environ, **spec.environment}
     env.update(
         sagemaker_env(
             layout,
@@ -467,6 +535,7 @@ def run_training_job(
             job_name=name,
             num_cpus=spec.num_cpus,
             framework_module=spec.module or "",
+            input_data_config=json.loads(layout.input_data_config_file.read_text(encoding="utf-8")),
         )
     )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(layout.code_dir), os.environ.get("PYTHONPATH")) if p)
@@ -488,8 +557,9 @@ def run_training_job(
     follower = _LogFollower(layout.log_file, on_line)
     if progress:
         console.print(f"Training job {name}: running {' '.join(command[1:])} ({spec.engine} engine)", markup=False)
+    phase("Training")
     try:
-        returncode = _execute(spec, command, env, layout, follower)
+        returncode = _execute(spec, command, env, layout, follower)  # None: stopped at its time limit
     except KeyboardInterrupt:
         follower.poll(final=True)
         fail("Stopped: interrupted by the user", metrics)
@@ -498,9 +568,11 @@ def run_training_job(
         follower.poll(final=True)
         return fail(f"InternalServerError: the job could not run: {exc}", metrics)
 
-    if returncode != 0:
+    if returncode is not None and returncode != 0:
         return fail(_reason_from(layout, returncode, tail), metrics)
 
+    # Stopped at its time limit, the job still uploads what its model folder holds, as SageMaker does.
+    phase("Uploading")
     try:
         prefix = storage.join(output_path, name, "output")
         model_uri = storage.join(prefix, "model.tar.gz")
@@ -512,11 +584,20 @@ def run_training_job(
 
     ended = _now()
     _save_metrics(url, name, metrics)
-    _update(url, name, status=COMPLETED, model_artifacts=model_uri, ended_at=ended, billable_seconds=_billable(started, ended))
+    stopped = returncode is None
+    fields = {"status": STOPPED, "failure_reason": _max_runtime_reason(spec)} if stopped else {"status": COMPLETED}
+    _update(url, name, **fields, model_artifacts=model_uri, ended_at=ended, billable_seconds=_billable(started, ended))
     if progress:
-        console.print(f"[green]Training job {name} completed[/green]: ", end="")
+        console.print(f"[green]Training job {name} {fields['status'].lower()}[/green]: ", end="")
         console.print(model_uri, markup=False)
     return _load(url, name)
+
+
+def _max_runtime_reason(spec: TrainingJob) -> str:
+    return (
+        f"MaxRuntimeExceeded: the job ran longer than its limit of {spec.max_runtime_seconds} s and was stopped; "
+        "what its model folder held then was uploaded"
+    )
 
 
 def _billable(started: datetime, ended: datetime) -> int:
@@ -531,9 +612,11 @@ def _save_metrics(url: str, name: str, metrics: list[tuple[str, float, datetime]
         session.add_all(records.TrainingMetric(job_id=job.id, name=n, value=v, timestamp=t) for n, v, t in metrics)
 
 
-def _execute(spec: TrainingJob, command: list[str], env: dict[str, str], layout: JobLayout, follower: _LogFollower) -> int:
-    """Run the job's process on its engine while following its log; returns the exit code."""
-    args = (command, env, str(layout.code_dir), str(layout.log_file))
+def _execute(
+    spec: TrainingJob, command: list[str], env: dict[str, str], layout: JobLayout, follower: _LogFollower
+) -> int | None:
+    """Run the job's process on its engine while following its log; returns the exit code (None: stopped at its limit)."""
+    args = (command, env, str(layout.code_dir), str(layout.log_file), spec.max_runtime_seconds)
     if spec.engine == "ray":
         ray = _init_ray(spec.num_cpus)
         task = ray.remote(num_cpus=spec.num_cpus or 1, max_retries=0)(run_process)
@@ -551,17 +634,6 @@ def _execute(spec: TrainingJob, command: list[str], env: dict[str, str], layout:
         follower.poll(final=True)
         return returncode
 
-    with open(layout.log_file, "ab") as log:
-        process = subprocess.Popen(
-            command, env=env, cwd=str(layout.code_dir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    try:
-        while process.poll() is None:
-            follower.poll()
-            time.sleep(_POLL_SECONDS)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
+    returncode = run_process(*args, tick=follower.poll)
     follower.poll(final=True)
-    return process.returncode
+    return returncode

@@ -20,18 +20,26 @@ __all__ = [
     "COMPLETED",
     "FAILED",
     "IN_PROGRESS",
+    "SECONDARY_STATUS",
+    "STOPPED",
     "JobNotFound",
     "TrainingJobRecord",
     "TrainingMetric",
     "describe",
     "get_job",
     "job_metrics",
+    "last_metrics",
     "list_jobs",
+    "utc",
 ]
 
 IN_PROGRESS = "InProgress"
 COMPLETED = "Completed"
 FAILED = "Failed"
+#: Past its ``max_runtime_seconds``.
+STOPPED = "Stopped"
+#: SageMaker's ``SecondaryStatus`` of a job in each status (a job in progress: while its script runs).
+SECONDARY_STATUS = {IN_PROGRESS: "Training", COMPLETED: "Completed", FAILED: "Failed", STOPPED: "MaxRuntimeExceeded"}
 
 
 class JobNotFound(LookupError):
@@ -134,23 +142,29 @@ def job_metrics(session: Session, name: str) -> list[TrainingMetric]:
     )
 
 
+def utc(value: datetime | None) -> datetime | None:
+    """A stored time, timezone-aware (SQLite hands back naive datetimes; they were stored in UTC)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.isoformat()
+    value = utc(value)
+    return None if value is None else value.isoformat()
+
+
+def last_metrics(record: TrainingJobRecord) -> list[TrainingMetric]:
+    """The last value of each metric of the job, sorted by metric name."""
+    last: dict[str, TrainingMetric] = {}
+    for metric in record.metrics:
+        last[metric.name] = metric
+    return sorted(last.values(), key=lambda m: m.name)
 
 
 def final_metrics(record: TrainingJobRecord) -> list[dict[str, Any]]:
     """The last value of each metric, as ``FinalMetricDataList``."""
-    last: dict[str, TrainingMetric] = {}
-    for metric in record.metrics:
-        last[metric.name] = metric
-    return [
-        {"MetricName": m.name, "Value": m.value, "Timestamp": _iso(m.timestamp)}
-        for m in sorted(last.values(), key=lambda m: m.name)
-    ]
+    return [{"MetricName": m.name, "Value": m.value, "Timestamp": _iso(m.timestamp)} for m in last_metrics(record)]
 
 
 def describe(record: TrainingJobRecord) -> dict[str, Any]:
@@ -161,9 +175,7 @@ def describe(record: TrainingJobRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
         "TrainingJobName": record.name,
         "TrainingJobStatus": record.status,
-        "SecondaryStatus": {"InProgress": "Training", "Completed": "Completed", "Failed": "Failed"}.get(
-            record.status, record.status
-        ),
+        "SecondaryStatus": SECONDARY_STATUS.get(record.status, record.status),
         "HyperParameters": record.hyperparameters_dict,
         "AlgorithmSpecification": algorithm,
         "InputDataConfig": [

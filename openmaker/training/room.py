@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from openmaker.rooms import LazyCommands, Room
+
+
+def aws_operations() -> dict[str, Callable[[dict, Any], dict]]:
+    """The SageMaker operations this room answers (training and transform jobs), imported on first use."""
+    from openmaker.training.aws_operations import operations
+
+    return operations()
 
 
 room = Room(
@@ -10,4 +19,5 @@ room = Room(
     title="Training",
     description="SageMaker script-mode training jobs, the Linear Learner algorithm and batch transform.",
     commands=LazyCommands("openmaker.training.cli"),
+    aws_operations=aws_operations,
 )

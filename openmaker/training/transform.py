@@ -44,6 +44,7 @@ __all__ = [
     "TransformResult",
     "batch_transform",
     "run_batch_transform",
+    "validate_options",
 ]
 
 SPLIT_TYPES = ("Line", "None")
@@ -371,7 +372,11 @@ def _list_objects(input_uri: str, output_uri: str) -> list[_Object]:
     return objects
 
 
-def _validate(models, split_type, assemble_with, strategy, max_payload_mb, workers) -> None:
+def validate_options(
+    models: Sequence[object], split_type: str, assemble_with: str, strategy: str, max_payload_mb: float, workers: int
+) -> None:
+    """Check a job's options before anything runs: :class:`TransformInputError` naming the bad one
+    (``NotImplementedError`` for the split types not supported yet)."""
     if split_type in ("RecordIO", "TFRecord"):
         raise NotImplementedError(f"split_type={split_type!r} is not supported yet; use 'Line' or 'None'")
     if split_type not in SPLIT_TYPES:
@@ -410,7 +415,7 @@ async def run_batch_transform(
     from openmaker.serving.registry import ModelRegistry
 
     models = list(models)
-    _validate(models, split_type, assemble_with, strategy, max_payload_mb, workers)
+    validate_options(models, split_type, assemble_with, strategy, max_payload_mb, workers)
     input_uri, output_uri = os.fspath(input_uri), os.fspath(output_uri)
     objects = await asyncio.to_thread(_list_objects, input_uri, output_uri)
     if not objects:

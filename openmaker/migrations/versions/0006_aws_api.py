@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_aws_resource')),
-    sa.UniqueConstraint('kind', 'name', name=op.f('uq_aws_resource_kind'))
+    sa.UniqueConstraint('kind', 'name', name=op.f('uq_aws_resource_kind_name'))
     )
 
 
