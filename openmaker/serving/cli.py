@@ -176,6 +176,8 @@ def print_endpoints(server) -> None:
     kitten = server.settings.home / "samples" / "kitten.jpg"
     if kitten.is_file() and any(m.name == "efficientnet-lite0" for m in server.registry.all_versions()):
         console.print(f"Try: curl -X POST {server.url('inference')}/predictions/efficientnet-lite0 -T {kitten}")
+    if any(listener.name == "aws" for listener in server.listeners):
+        console.print(f"boto3: endpoint_url='{server.url('aws')}', with a key from `openmaker keys create NAME` (docs/aws.md)")
     if server.token_created:
         console.print(f"[bold]The management token is shown once; it is kept in {token_file} (mode 0600).[/bold]")
     console.print("Ctrl-C stops the server (requests in flight are finished first).")
