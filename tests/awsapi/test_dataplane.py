@@ -212,3 +212,10 @@ def test_the_omop_notes_example_writes_note_nlp_rows(rooms_server, tmp_path):
         assert texts[int(row["note_id"])][begin : begin + len(row["lexical_variant"])] == row["lexical_variant"]
     assert any(row["lexical_variant"].lower() == "warfarin" for row in rows)
     assert any(row["term_exists"] == "N" for row in rows)  # "no pneumonia"
+
+
+def test_text_a_model_refuses_is_an_invalid_request(rooms_server):
+    with pytest.raises(ClientError) as info:
+        rooms_server.client("comprehendmedical").detect_entities_v2(Text="\x00\x01\x02")
+    assert info.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
