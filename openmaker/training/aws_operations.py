@@ -36,9 +36,11 @@ import multiprocessing
 import os
 import re
 import shutil
+import socket
 import tarfile
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -55,6 +57,7 @@ from openmaker.training.jobs import (
     check_channel,
     check_metric_definition,
     get_job,
+    mark_failed,
     run_training_job,
 )
 
@@ -138,6 +141,43 @@ def _described(operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
 
     members = operation_model("sagemaker", operation).output_shape.members
     return {key: value for key, value in body.items() if key in members}
+
+
+#: Tells this server process from an earlier one that had the same pid.
+_PROCESS_TOKEN = uuid.uuid4().hex
+
+
+def _runner() -> dict[str, Any]:
+    """Who runs a job created here: the jobs run in this process's threads and end with it."""
+    return {"Host": socket.gethostname(), "Pid": os.getpid(), "Token": _PROCESS_TOKEN}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _orphaned(body: Mapping[str, Any]) -> str | None:
+    """Why a job in progress can never end (the server process running it is gone), or None.
+
+    Only jobs run on this host are judged; one whose process is alive is left alone, for it may be
+    another server sharing the database.
+    """
+    runner = body.get("Runner") or {}
+    if runner.get("Host") != socket.gethostname() or runner.get("Token") == _PROCESS_TOKEN:
+        return None
+    pid = int(runner.get("Pid") or 0)
+    if pid != os.getpid() and _pid_alive(pid):
+        return None
+    return (
+        f"InternalServerError: the server process that ran this job (pid {pid} on {runner.get('Host')}) stopped "
+        "before the job ended; create the job again under a new name"
+    )
 
 
 def _in_background(target: Callable[..., None], *args: Any, name: str) -> None:
@@ -400,6 +440,7 @@ def create_training_job(params: dict[str, Any], ctx: AwsContext) -> dict[str, An
         "CreationTime": now,
         "LastModifiedTime": now,
         "SecondaryStatusTransitions": [_entry("Starting", now)],
+        "Runner": _runner(),
     }
     if not ctx.resources.create(TRAINING_JOB, name, body):
         raise _in_use("training", arn)
@@ -461,6 +502,14 @@ def describe_training_job(params: dict[str, Any], ctx: AwsContext) -> dict[str, 
     record = _record(ctx, name)
     if body is None and record is None:
         raise AwsError("ResourceNotFound", NOT_FOUND)
+    in_progress = body is not None and "TrainingJobStatus" not in body and (record is None or record.status == records.IN_PROGRESS)
+    reason = _orphaned(body) if in_progress else None
+    if reason is not None:
+        ended = _now()
+        if record is not None:
+            mark_failed(name, reason, database_url=ctx.resources.url)
+        _transition(ctx, name, "Failed", final=True, TrainingJobStatus="Failed", FailureReason=reason, TrainingEndTime=ended)
+        body, record = ctx.resources.get(TRAINING_JOB, name), _record(ctx, name)
     out = _described("DescribeTrainingJob", body if body is not None else _as_requested(record))
     out.update(TrainingJobName=name, TrainingJobArn=ctx.arn(TRAINING_JOB, name))
     if body is not None:
@@ -670,7 +719,7 @@ def create_transform_job(params: dict[str, Any], ctx: AwsContext) -> dict[str, A
     if model is None:
         raise _invalid(f'Could not find model "{ctx.arn(MODEL, params["ModelName"])}".')
     job = _transform(params, model)
-    body = {**params, "TransformJobArn": arn, "TransformJobStatus": "InProgress", "CreationTime": _now()}
+    body = {**params, "TransformJobArn": arn, "TransformJobStatus": "InProgress", "CreationTime": _now(), "Runner": _runner()}
     if not ctx.resources.create(TRANSFORM_JOB, name, body):
         raise _in_use("transform", arn)
     _in_background(_run_transform, name, job, ctx, name=f"transform-job-{name}")
@@ -679,7 +728,13 @@ def create_transform_job(params: dict[str, Any], ctx: AwsContext) -> dict[str, A
 
 def describe_transform_job(params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
     """``DescribeTransformJob``: the job's description as kept; ``ResourceNotFound`` when unknown."""
-    body = ctx.resources.get(TRANSFORM_JOB, params["TransformJobName"])
+    name = params["TransformJobName"]
+    body = ctx.resources.get(TRANSFORM_JOB, name)
     if body is None:
         raise AwsError("ResourceNotFound", NOT_FOUND)
+    reason = _orphaned(body) if body["TransformJobStatus"] == "InProgress" else None
+    if reason is not None:
+        body = ctx.resources.update(
+            TRANSFORM_JOB, name, TransformJobStatus="Failed", FailureReason=reason, TransformEndTime=_now()
+        )  # fmt: skip
     return _described("DescribeTransformJob", body)

@@ -277,6 +277,11 @@ def _load(url: str, name: str) -> TrainingJobRecord:
         return records.get_job(session, name)
 
 
+def mark_failed(name: str, reason: str, *, database_url: str | None = None) -> None:
+    """End a job that cannot finish any more (its runner is gone): ``Failed``, with ``reason``, now."""
+    _update(_ensure_schema(database_url), name, status=records.FAILED, failure_reason=reason, ended_at=_now())
+
+
 def get_job(name: str, *, database_url: str | None = None) -> TrainingJobRecord:
     """The record of the job called ``name`` (with its metrics); raises ``records.JobNotFound``."""
     return _load(_ensure_schema(database_url), name)

@@ -526,3 +526,49 @@ def test_the_room_publishes_the_operations():
         "sagemaker:CreateTransformJob": create_transform_job,
         "sagemaker:DescribeTransformJob": describe_transform_job,
     }
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _left_by_a_stopped_server(ctx: AwsContext, kind: str, name: str, body: dict, runner_pid: int) -> None:
+    """What a server that stopped mid-job leaves behind: the description, ``InProgress``, run by a process now gone."""
+    import socket
+
+    ctx.resources.create(kind, name, {**body, "Runner": {"Host": socket.gethostname(), "Pid": runner_pid, "Token": "earlier"}})
+
+
+def test_jobs_whose_server_stopped_are_failed_when_described(ctx, s3_root):
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    request = _training_request("orphan", "linear-learner:1", f"{s3_root}/out", {"train": f"{s3_root}/train"})
+    training = {**validate_input("sagemaker", "CreateTrainingJob", request), "TrainingJobArn": f"{ARN}:training-job/orphan",
+                "CreationTime": now, "LastModifiedTime": now,
+                "SecondaryStatusTransitions": [{"Status": "Training", "StartTime": now, "StatusMessage": "Training"}]}  # fmt: skip
+    _left_by_a_stopped_server(ctx, "training-job", "orphan", training, _dead_pid())
+    out = _call(describe_training_job, "DescribeTrainingJob", {"TrainingJobName": "orphan"}, ctx)
+    assert (out["TrainingJobStatus"], out["SecondaryStatus"]) == ("Failed", "Failed")
+    assert "stopped before the job ended" in out["FailureReason"]
+
+    transform = {"TransformJobName": "orphan-t", "ModelName": "m", "TransformJobStatus": "InProgress", "CreationTime": now,
+                 "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{s3_root}/in"}}},
+                 "TransformOutput": {"S3OutputPath": f"{s3_root}/o"},
+                 "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+                 "TransformJobArn": f"{ARN}:transform-job/orphan-t"}  # fmt: skip
+    _left_by_a_stopped_server(ctx, "transform-job", "orphan-t", transform, _dead_pid())
+    out = _call(describe_transform_job, "DescribeTransformJob", {"TransformJobName": "orphan-t"}, ctx)
+    assert out["TransformJobStatus"] == "Failed" and "stopped before the job ended" in out["FailureReason"]
+
+    # a job run by a live process on this host (another server sharing the database) is left alone
+    import os
+
+    _left_by_a_stopped_server(ctx, "transform-job", "alive", {**transform, "TransformJobName": "alive"}, os.getppid())
+    out = _call(describe_transform_job, "DescribeTransformJob", {"TransformJobName": "alive"}, ctx)
+    assert out["TransformJobStatus"] == "InProgress"
