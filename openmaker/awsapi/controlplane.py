@@ -22,6 +22,8 @@ from openmaker.awsapi.errors import AwsError, validation
 from openmaker.serving.errors import InferenceError
 
 MODEL, CONFIG, ENDPOINT = "model", "endpoint-config", "endpoint"
+#: Records kept as such, by kind (also their ARN's resource type): the member naming one, SageMaker's word for it.
+RECORDS = {MODEL: ("ModelName", "model"), CONFIG: ("EndpointConfigName", "endpoint configuration")}
 
 
 def _now() -> datetime:
@@ -53,7 +55,7 @@ class HostingPlane:
         for container in [primary] if primary else containers:
             if not container.get("ModelDataUrl"):
                 raise validation(
-                    "openmaker serves model archives: each container needs a ModelDataUrl (s3:// or a local path) "
+                    "openmaker serves model archives: each container needs a ModelDataUrl (s3:// or file://) "
                     "of a model.tar.gz or model directory"
                 )
             if (container.get("Mode") or "SingleModel") != "SingleModel":
@@ -66,16 +68,27 @@ class HostingPlane:
             raise _exists("model", arn)
         return {"ModelArn": arn}
 
-    async def describe_model(self, params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
-        record = await asyncio.to_thread(ctx.resources.get, MODEL, params["ModelName"])
+    async def _stored(self, kind: str, name: str, ctx: AwsContext) -> dict[str, Any]:
+        """A model or endpoint config as kept; SageMaker's ``Could not find ...`` when there is none."""
+        record = await asyncio.to_thread(ctx.resources.get, kind, name)
         if record is None:
-            raise _missing("model", ctx.arn("model", params["ModelName"]))
+            raise _missing(RECORDS[kind][1], ctx.arn(kind, name))
         return record
 
-    async def delete_model(self, params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
-        if not await asyncio.to_thread(ctx.resources.delete, MODEL, params["ModelName"]):
-            raise _missing("model", ctx.arn("model", params["ModelName"]))
-        return {}
+    def _describer(self, kind: str):
+        async def describe(params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
+            return await self._stored(kind, params[RECORDS[kind][0]], ctx)
+
+        return describe
+
+    def _deleter(self, kind: str):
+        async def delete(params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
+            name = params[RECORDS[kind][0]]
+            if not await asyncio.to_thread(ctx.resources.delete, kind, name):
+                raise _missing(RECORDS[kind][1], ctx.arn(kind, name))
+            return {}
+
+        return delete
 
     async def create_endpoint_config(self, params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
         name = params["EndpointConfigName"]
@@ -85,24 +98,12 @@ class HostingPlane:
         for variant in variants:
             if not variant.get("ModelName"):
                 raise validation("ProductionVariants.1.ModelName is required")
-            if await asyncio.to_thread(ctx.resources.get, MODEL, variant["ModelName"]) is None:
-                raise _missing("model", ctx.arn("model", variant["ModelName"]))
+            await self._stored(MODEL, variant["ModelName"], ctx)
         arn = ctx.arn("endpoint-config", name)
         record = {**params, "EndpointConfigArn": arn, "CreationTime": _now()}
         if not await asyncio.to_thread(ctx.resources.create, CONFIG, name, record):
             raise _exists("endpoint configuration", arn)
         return {"EndpointConfigArn": arn}
-
-    async def describe_endpoint_config(self, params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
-        record = await asyncio.to_thread(ctx.resources.get, CONFIG, params["EndpointConfigName"])
-        if record is None:
-            raise _missing("endpoint configuration", ctx.arn("endpoint-config", params["EndpointConfigName"]))
-        return record
-
-    async def delete_endpoint_config(self, params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
-        if not await asyncio.to_thread(ctx.resources.delete, CONFIG, params["EndpointConfigName"]):
-            raise _missing("endpoint configuration", ctx.arn("endpoint-config", params["EndpointConfigName"]))
-        return {}
 
     # -- endpoints ------------------------------------------------------------------
     def _served(self, name: str) -> bool:
@@ -111,13 +112,8 @@ class HostingPlane:
     async def create_endpoint(self, params: dict[str, Any], ctx: AwsContext) -> dict[str, Any]:
         name, config_name = params["EndpointName"], params["EndpointConfigName"]
         arn = ctx.arn("endpoint", name)
-        config = await asyncio.to_thread(ctx.resources.get, CONFIG, config_name)
-        if config is None:
-            raise _missing("endpoint configuration", ctx.arn("endpoint-config", config_name))
-        variant = config["ProductionVariants"][0]
-        model = await asyncio.to_thread(ctx.resources.get, MODEL, variant["ModelName"])
-        if model is None:
-            raise _missing("model", ctx.arn("model", variant["ModelName"]))
+        variant = (await self._stored(CONFIG, config_name, ctx))["ProductionVariants"][0]
+        model = await self._stored(MODEL, variant["ModelName"], ctx)
         if self._served(name):
             raise _exists("endpoint", arn)
         for container in [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model["Containers"]:
@@ -246,10 +242,9 @@ class HostingPlane:
 
     def operations(self) -> dict[str, Any]:
         return {
-            "CreateModel": self.create_model, "DescribeModel": self.describe_model, "DeleteModel": self.delete_model,
+            "CreateModel": self.create_model, "DescribeModel": self._describer(MODEL), "DeleteModel": self._deleter(MODEL),
             "CreateEndpointConfig": self.create_endpoint_config,
-            "DescribeEndpointConfig": self.describe_endpoint_config,
-            "DeleteEndpointConfig": self.delete_endpoint_config,
+            "DescribeEndpointConfig": self._describer(CONFIG), "DeleteEndpointConfig": self._deleter(CONFIG),
             "CreateEndpoint": self.create_endpoint, "DescribeEndpoint": self.describe_endpoint,
             "DeleteEndpoint": self.delete_endpoint, "ListEndpoints": self.list_endpoints,
         }  # fmt: skip
