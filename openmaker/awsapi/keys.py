@@ -63,7 +63,15 @@ def load_server_key(home: Path, configured: str | None = None) -> bytes:
             return value.encode()
     value = secrets.token_urlsafe(48)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (the CLI, a second server) made it first: use theirs
+        for _ in range(50):
+            existing = path.read_text().strip()
+            if existing:
+                return existing.encode()
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} exists but stays empty; remove it and issue the keys again") from None
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
     return value.encode()
