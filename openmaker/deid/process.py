@@ -264,15 +264,18 @@ def _redact_frame(
 
 
 def _faint_text(frame: np.ndarray, read: list[Line], redactions: list[Redaction], width: int, height: int) -> list[Redaction]:
-    """Text-like regions (``textlike``) that no word read on any view explains, redacted as unread text."""
-    from openmaker.deid.textlike import text_regions, unexplained
+    """Text no word read on any view explains, redacted as unread text.
+
+    Two detectors look: the classical ``textlike`` (rows of stroke energy) and the learned ``textnet``
+    (trained on synthetic annotation text); each finds faint rows the other misses in part.
+    """
+    from openmaker.deid import textlike, textnet
 
     explained = [w.box for line in read if not line.unread for w in line.words]
     explained += [line.box for line in read if line.unread] + [r.box for r in redactions]
-    return [
-        Redaction("ID", UNREAD_SCORE, pad_box(box, width, height))
-        for box in unexplained(text_regions(frame), explained)
-    ]
+    boxes = textlike.unexplained(textlike.text_regions(frame), explained)
+    boxes += [r.box for r in textnet.unexplained_regions(frame, explained)]
+    return [Redaction("ID", UNREAD_SCORE, pad_box(box, width, height)) for box in boxes]
 
 
 _tesseract_detector = None

@@ -113,3 +113,315 @@ def test_frequent_given_names_count_alone(text):
 
 def test_ordinary_words_among_names_still_need_evidence():
     assert _found("MARY") == [] and _found("Foley") == [] and _found("Gleason 3+4") == []
+
+
+# ---------------------------------------------------------------------------- digits read in a month name
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("24 0ct 2015 06:09:25", [("24 0ct 2015", "DATE"), ("06:09:25", "DATE")]),  # zero for the O
+        ("0ct 28, 2013", [("0ct 28, 2013", "DATE")]),
+        ("28-0CT-2013", [("28-0CT-2013", "DATE")]),
+        ("5EP 3, 2011", [("5EP 3, 2011", "DATE")]),  # five for the S
+        ("Ju1 4 1999", [("Ju1 4 1999", "DATE")]),  # one for the l
+        ("12 N0V 2001", [("12 N0V 2001", "DATE")]),
+        ("Fe8 2010", [("Fe8 2010", "DATE")]),  # eight for the b: month and year
+        ("0CT0BER 2, 2012", [("0CT0BER 2, 2012", "DATE")]),
+    ],
+)
+def test_digit_read_for_a_letter_of_the_month(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10ct 2015", "3 5 2015", "1 1 2015", "0 2015", "8 10 1999", "TIS0.0 MI 0.6"])
+def test_misread_months_make_no_date_of_plain_numbers(text):
+    assert [t for t in _found(text) if t[1] == "DATE"] == []
+
+
+def test_every_misread_month_keeps_a_letter():
+    from openmaker.deid.phi.dates import _MONTHS_READ, month_number
+
+    assert all(any(ch.isalpha() for ch in w) for w in _MONTHS_READ)
+    assert month_number("0CT") == 10 and month_number("5ept") == 9 and month_number("Apr1l") == 4
+
+
+# ---------------------------------------------------------------------------- DICOM names glued by OCR
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HARRISAANGELAAB",  # HARRIS^ANGELA^B, "^" read as "A"
+        "HARRISAANGELA/B",  # ... as "A" and "/"
+        "PELEWISBRIAN",  # LEWIS^BRIAN, "^" lost, border junk "PE" in front
+        "HARRIS/ANGELA",
+        "LEWIS4BRIAN^B",
+    ],
+)
+def test_glued_dicom_name(text):
+    assert _found(text) == [(text, "NAME")]
+
+
+_TECHNICAL_CAPS = [
+    "TRANSVERSE", "LONGITUDINAL", "ABDOMEN", "SAGITTAL", "CONTRAST", "PORTABLE", "SUPINE", "KIDNEYRIGHT",
+    "CORONAL", "LATERAL", "BILATERAL", "POSTERIOR", "ANTERIOR", "ANNOTATION", "EXAMINATION", "EVALUATION",
+    "GENERATION", "ACTIVATION", "CARRYING", "LEARNING", "LIVERLEFT", "GENDERARENAL", "TRANSVERSE/SAG",
+    "SECONDARY", "LOCALIZER", "COMPRESSION", "DIAGNOSTIC", "PRELIMINARY",
+]  # fmt: skip
+
+
+def test_technical_words_are_not_split_into_names():
+    assert {w: _found(w) for w in _TECHNICAL_CAPS} == {w: [] for w in _TECHNICAL_CAPS}
+
+
+def test_glued_name_needs_listed_names():
+    from openmaker.deid.phi.names import glued_name
+
+    assert glued_name("HARRISAANGELAAB") and glued_name("PELEWISBRIAN")
+    assert not glued_name("HarrisAngela")  # not ALL CAPS
+    assert not glued_name("HARRIS")  # too short, one name
+    assert not glued_name("XQZWVKPLMR")
+
+
+# ---------------------------------------------------------------------------- city names
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Lake Ritaside", [("Lake Ritaside", "ADDRESS")]),
+        ("LAKE RITASIDE", [("LAKE RITASIDE", "ADDRESS")]),
+        ("Port Maria", [("Port Maria", "ADDRESS")]),
+        ("North John", [("North John", "ADDRESS")]),
+        ("East Joseph", [("East Joseph", "ADDRESS")]),
+        ("West Alexandra", [("West Alexandra", "ADDRESS")]),
+        ("South Paul", [("South Paul", "ADDRESS")]),
+        ("New Kimberly", [("New Kimberly", "ADDRESS")]),
+        ("Ritaside", [("Ritaside", "ADDRESS")]),
+        ("Thompsonberg", [("Thompsonberg", "ADDRESS")]),
+        ("MALONEFORT", [("MALONEFORT", "ADDRESS")]),
+        ("Jacksonville", [("Jacksonville", "ADDRESS")]),
+        ("Harrisburgh", [("Harrisburgh", "ADDRESS")]),
+        ("Shelbyview", [("Shelbyview", "ADDRESS")]),
+        ("Lake Ritaside, AK", [("Lake Ritaside, AK", "ADDRESS")]),  # a state but no ZIP
+        ("General Hospital\nPort Maria", [("General Hospital", "ADDRESS"), ("Port Maria", "ADDRESS")]),
+        ("123 Main Street\nThompsonberg", [("123 Main Street", "ADDRESS"), ("Thompsonberg", "ADDRESS")]),
+        ("Mercy Hospital, Ritaside", [("Mercy Hospital", "ADDRESS"), ("Ritaside", "ADDRESS")]),  # after an institution
+        ("Ritaside AK 99501", [("Ritaside", "ADDRESS"), ("AK 99501", "ADDRESS")]),
+    ],
+)
+def test_city_names(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Report", "Overview", "Support", "Transport", "BEDSIDE", "New Patient", "Port A", "SOUTH LATERAL",
+     "Ritaside 12 cm", "TIS0.0 Jacksonville MI 0.6"],
+)  # fmt: skip
+def test_no_city_without_a_place_shape_or_context(text):
+    assert [t for t in _found(text) if t[1] == "ADDRESS"] == []
+
+
+def test_a_name_line_below_an_institution_stays_a_name():
+    assert ("WEST", "NAME") in _found("MERCY HOSPITAL\nWEST JOHN 61Y")
+
+
+def test_place_name_word_needs_a_listed_stem():
+    from openmaker.deid.phi.patterns import place_name_word
+
+    assert place_name_word("Ritaside") and place_name_word("THOMPSONBERG")
+    assert not place_name_word("Report") and not place_name_word("Overview") and not place_name_word("ritaside")
+    assert _found("HAMILTON") == [("HAMILTON", "NAME")]  # a listed surname itself stays a name
+
+
+# ---------------------------------------------------------------------------- a colon for a space in an institution
+
+
+def test_colon_read_for_a_space_in_an_institution_name():
+    assert _found("North John:General Hospital") == [("North John:General Hospital", "ADDRESS")]
+    assert _found("Institution:General Hospital") == [("General Hospital", "ADDRESS")]  # a label stays out
+    assert _found("W:400 L:40") == []
+
+
+# ---------------------------------------------------------------------------- captions cut at the image border
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ge: 28 Sex: F", [("28", "AGE"), ("F", "GENDER")]),  # "Age:" lost its A
+        ("ge:28 Sex: F", [("28", "AGE"), ("F", "GENDER")]),
+        ("ex: M", [("M", "GENDER")]),
+        ("ob: 03/02/1961", [("03/02/1961", "DATE")]),
+        ("ame: John Smith", [("John Smith", "NAME")]),
+    ],
+)
+def test_caption_cut_at_the_border(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["te: 90", "TE: 90", "GE: 400", "OB: 12", "Depth ge: 28", "ame: Liver", "e: 28"])
+def test_cut_caption_needs_a_value_of_its_kind(text):
+    assert _found(text) == []
+
+
+# ---------------------------------------------------------------------------- a time of day after a date or caption
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("03/18/2005 9:22 A V", [("03/18/2005", "DATE"), ("9:22 A V", "DATE")]),  # M read as V, letter-spaced
+        ("03/18/2005 9:22 A M", [("03/18/2005", "DATE"), ("9:22 A M", "DATE")]),
+        ("03/18/2005 9:22 AV", [("03/18/2005", "DATE"), ("9:22 AV", "DATE")]),
+        ("03/18/2005 9:22 PN", [("03/18/2005", "DATE"), ("9:22 PN", "DATE")]),
+        ("03/18/2005 09:22 P M", [("03/18/2005", "DATE"), ("09:22 P M", "DATE")]),
+        ("03/18/2005, 9:22", [("03/18/2005", "DATE"), ("9:22", "DATE")]),  # a one-digit hour after a date
+        ("Time: 9:22", [("9:22", "DATE")]),
+        ("Study Time:9:22 P M", [("9:22 P M", "DATE")]),
+        ("03/29/2021 13:", [("03/29/2021", "DATE"), ("13:", "DATE")]),  # minutes cut off at the line end
+        ("Study Date: 03/29/2021 13:", [("03/29/2021 13:", "DATE")]),
+        ("03/18/2005 13:22 A M", [("03/18/2005", "DATE"), ("13:22", "DATE")]),  # no meridiem after 13
+    ],
+)
+def test_time_of_day_after_a_date_or_time_caption(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9:22", "9:22 A V", "Ratio 1:10", "Scan Time: 4:32", "Echo Time: 1:22", "03/18/2005 3:1", "Acq Time 9:22"],
+)
+def test_a_bare_clock_shape_stays(text):
+    assert [t for t in _found(text) if t[0] != "03/18/2005"] == []
+
+
+def test_a_misread_meridiem_needs_its_letters_alone():
+    # "A Vmax" is no meridiem: the time keeps its own span
+    assert _found("03/18/2005 9:22 A Vmax") == [("03/18/2005", "DATE"), ("9:22", "DATE")]
+
+
+# ---------------------------------------------------------------------------- phone numbers OCR spaced or cut
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Fax: ( 522) 752- 9882", [("( 522) 752- 9882", "PHONE_OR_FAX")]),  # spaces at the bracket and dash
+        ("( 522) 752- 9882", [("( 522) 752- 9882", "PHONE_OR_FAX")]),
+        ("Fax: ( 522 ) 752 - 9882", [("( 522 ) 752 - 9882", "PHONE_OR_FAX")]),
+        ("44)9026788x856", [("44)9026788x856", "PHONE_OR_FAX")]),  # the start lost, an extension
+        ("752-9882x856", [("752-9882x856", "PHONE_OR_FAX")]),
+        ("Phone: 001-522-752-9882x856", [("001-522-752-9882x856", "PHONE_OR_FAX")]),
+        ("Tel: 9O26788 x856", [("9O26788 x856", "PHONE_OR_FAX")]),  # mostly digits after the caption
+    ],
+)
+def test_phone_numbers_ocr_spaced_or_cut(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["512x512", "1024 1024x1024", "Tel: 2 pages", "Fax: -", "W:400 L:40 x3"])
+def test_matrix_sizes_and_short_numbers_are_no_phones(text):
+    assert [t for t in _found(text) if t[1] == "PHONE_OR_FAX"] == []
+
+
+# ---------------------------------------------------------------------------- institutions split or misread
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Michaelview General", [("Michaelview General", "ADDRESS")]),  # "Hospital" on the next line
+        ("Michaelview General\nHospital", [("Michaelview General", "ADDRESS"), ("Hospital", "ADDRESS")]),
+        ("North John Memorial", [("North John Memorial", "ADDRESS")]),
+        ("Narth John General", [("Narth John General", "ADDRESS")]),  # misread North before a listed name
+        ("Ritaside Chidren's", [("Ritaside Chidren's", "ADDRESS")]),  # misread Children's
+        ("Narth Christopherberg Children's Hos pital", [("Narth Christopherberg Children's Hos pital", "ADDRESS")]),
+        ("Noth Christopherberg Chidren's Hospital", [("Noth Christopherberg Chidren's Hospital", "ADDRESS")]),
+        ("Mercy Hos pital", [("Mercy Hos pital", "ADDRESS")]),  # a keyword split in two
+        ("HOS PITAL", [("HOS PITAL", "ADDRESS")]),
+        ("Mercy Hospita1", [("Mercy Hospita1", "ADDRESS")]),
+        ("Mercy Hosptal", [("Mercy Hosptal", "ADDRESS")]),
+        ("Mercy Medica1 Center", [("Mercy Medica1 Center", "ADDRESS")]),
+        ("Mercy C1inic", [("Mercy C1inic", "ADDRESS")]),
+        ("Noth Christopherberg", [("Noth Christopherberg", "ADDRESS")]),  # a misread prefix before a place name
+    ],
+)
+def test_institutions_split_or_misread(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["General", "John General", "Abd General", "SOUTH LATERAL General", "Test Maria", "Last John General",
+     "Narth John", "Mouth Ritaside", "HOS P", "Report General", "Sag Liver Medical"],
+)  # fmt: skip
+def test_no_institution_without_a_city_or_keyword(text):
+    assert [t for t in _found(text) if t[1] == "ADDRESS"] == []
+
+
+def test_misread_direction_keeps_its_first_letter():
+    from openmaker.deid.phi.patterns import misread_direction
+
+    assert all(misread_direction(w) for w in ("Narth", "Noth", "Nrth", "Soth", "Eas", "Wes", "NARTH"))
+    assert not any(misread_direction(w) for w in ("North", "Last", "Test", "Mouth", "Worth", "narth", "Ea"))
+
+
+# ---------------------------------------------------------------------------- a name line read faintly
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("RONIER LOPE", [("RONIER LOPE", "NAME")]),  # RONNIE R LOPEZ read faintly on the top line
+        ("RONIER R LOPE", [("RONIER R LOPE", "NAME")]),
+        ("RONIER LOPE\nID: 1234567", [("RONIER LOPE", "NAME"), ("1234567", "ID")]),
+        ("AXIAL\nRONIER LOPE\n03/18/2005", [("RONIER LOPE", "NAME"), ("03/18/2005", "DATE")]),  # next to a date
+    ],
+)
+def test_a_name_line_read_faintly(text, expected):
+    assert _found(text) == expected
+
+
+_TECHNICAL_LINES = [
+    "PA ERECT", "LEFT KIDNEY", "SAG LIVER", "TRANSVERSE MIDLINE", "AXIAL T2 FLAIR", "CHEST PORTABLE",
+    "ADV BREAST", "LONG RIGHT", "SUPINE AP", "WITH CONTRAST", "KEY IMAGE", "FREE FLUID", "TWIN A",
+    "DUAL ENERGY", "ROTATOR CUFF", "YOLK SAC", "MITRAL VALVE", "HEAD FIRST", "TEST PATIENT", "DOSE REPORT",
+    "CORPUS LUTEUM", "PORTA HEPATIS", "NUCLEAR MEDICINE", "BILE DUCT", "WEIGHT BEARING",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", _TECHNICAL_LINES)
+def test_technical_lines_are_no_misread_names(text):
+    assert [t for t in _found(text) if t[1] == "NAME"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ronier Lope", "RONIER LOPE 12", "RONIER: LOPE", "RONIER", "AXIAL\nRONIER LOPE", "RONIER XQZT"],
+)  # fmt: skip
+def test_a_misread_name_line_needs_its_shape_and_place(text):
+    assert [t for t in _found(text) if t[0].startswith("RONIER") or t[0].startswith("Ronier")] == []
+
+
+def test_a_misread_name_line_has_two_or_three_words():
+    from openmaker.deid.phi.document import Document
+    from openmaker.deid.phi.names import misread_name_line
+
+    def line(text):
+        return Document.from_text(text).lines[0]
+
+    assert misread_name_line(line("RONIER LOPE")) and misread_name_line(line("RONIER R LOPE"))
+    assert not misread_name_line(line("RONIER LOPE LOPE LOPE"))  # four words
+    assert not misread_name_line(line("R RONIER LOPE"))  # an initial only in the middle
+    assert not misread_name_line(line("RONNIE LOPEZ"))  # listed names: the name lists' to judge
+
+
+def test_near_listed_name_is_one_error_from_a_frequent_name():
+    from openmaker.deid.phi.names import near_listed_name
+
+    assert near_listed_name("LOPE") and near_listed_name("RONIER")  # LOPEZ, RENIER
+    assert not near_listed_name("XQZT") and not near_listed_name("ABC") and not near_listed_name("R0NIER")

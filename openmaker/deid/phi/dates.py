@@ -19,7 +19,38 @@ _MONTHS = {
     "december": 12, "dec": 12,
 }  # fmt: skip
 MONTH_WORDS = frozenset(_MONTHS)
-_MONTH = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + ")"
+
+# Digits that OCR reads for a letter of a month name: "0ct", "N0V", "5EP", "Ju1", "Apr1l", "FE8", "Au9".
+_MONTH_LOOKALIKES = {"o": "0", "i": "1", "l": "1", "s": "5", "b": "8", "g": "9"}
+
+
+def _misread_months(word: str) -> set[str]:
+    """The spellings of month word ``word`` with any of its letters read as a look-alike
+    digit ("oct" -> "0ct"). Every one keeps a letter that has no look-alike ("ct" of
+    "0ct", "n" and "v" of "n0v"), so that no plain number reads as a month."""
+    spellings = {""}
+    for ch in word:
+        spellings = {s + c for s in spellings for c in (ch, _MONTH_LOOKALIKES.get(ch)) if c}
+    return spellings - {word}
+
+
+#: Month words as written and as OCR misreads them -> month number.
+_MONTHS_READ = {**_MONTHS, **{s: n for w, n in _MONTHS.items() for s in _misread_months(w)}}
+
+
+def _month_alternative(spelling: str) -> str:
+    # A misread month that starts with a digit must not continue a number: "10ct" is no "0ct".
+    return (r"(?<!\d)" if spelling[0].isdigit() else "") + re.escape(spelling)
+
+
+_MONTH = "(?:" + "|".join(_month_alternative(w) for w in sorted(_MONTHS_READ, key=len, reverse=True)) + ")"
+
+
+def month_number(word: str) -> int:
+    """1-12 for a month word as written or misread by OCR ("Oct", "0CT", "5ept")."""
+    return _MONTHS_READ[word.lower()]
+
+
 _SEP = r"[ \t\-/.,]"
 
 # Each regex names groups a (first number), b, c, mon.
@@ -59,6 +90,23 @@ _TIME_GLUED = re.compile(
 _TIME_AFTER_YEAR = re.compile(
     r"(?<![\d:.])(?:19|20)\d\d:(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?![\d:])"
 )
+# A clock time anchored by what stands before it (a date, a "Time:" caption): there even a
+# one-digit hour ("03/18/2005 9:22") is a time of day, and OCR's misreadings of AM/PM after it
+# count: letter-spaced ("A M", "P M"), the M read as N, V or W ("A V", "AV", "PN").
+_MERIDIEM_READ = r"(?:[ ]?(?P<ap>[AaPp])\.?[ ]?[MmNnVvWw]\.?(?![A-Za-z]))"
+_ANCHORED_CLOCK = re.compile(
+    r"(?P<c>(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d)(?:[.,]\d{1,6})?)?)" + _MERIDIEM_READ + r"?(?![\d:])"
+)
+# An hour whose minutes the image border or OCR cut off, ending the line after a date: "03/29/2021 13:".
+# A minute digit may be left of a two-digit hour ("13:2"); "3:1" is a ratio.
+_DANGLING_HOUR = re.compile(r"(?:(?P<h>[01]\d|2[0-3]):\d?|(?P<h1>\d):)(?=[ ]*(?:\n|$))")
+_AFTER_DATE = re.compile(r",?[ ]{1,3}")
+# Captions of a time of day: "Time:", "Study Time:", "Acq Time:"; not "Scan Time:" or "Echo
+# Time:" (durations): a word before "Time" must be one of these.
+_TIME_CAPTION = re.compile(
+    r"(?i)(?:(?<![A-Za-z])(?:study|exam|acq\.?|acquisition|content|series|image)[ ]|(?<![A-Za-z][ ])(?<![A-Za-z.]))"
+    r"time[ ]?:[ ]*(?=\d)"
+)
 _AGE = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y|mos?\.?|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
     re.IGNORECASE,
@@ -92,6 +140,7 @@ class TimeHit:
     minute: int
     second: int | None
     ampm: bool
+    anchored: bool = False  # right after a date or a "Time:" caption; minute -1 when cut off
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +202,14 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
         for rx in (_DMY_TEXT, _MDY_TEXT):
             for m in rx.finditer(text):
                 if (len(m.group("c")) == 4) == four_digit_year:
-                    mon = _MONTHS[m.group("mon").lower()]
+                    mon = month_number(m.group("mon"))
                     add(m, {(y, mon, int(m.group("a"))) for y in _years(m.group("c"))}, "text")
     for m in _MY_TEXT.finditer(text):
-        add(m, {(int(m.group("c")), _MONTHS[m.group("mon").lower()], None)}, "month_year")
+        add(m, {(int(m.group("c")), month_number(m.group("mon")), None)}, "month_year")
     for m in _DM_TEXT.finditer(text):
         mon_s = m.group("mon") or m.group("mon2")
         day_s = m.group("a") or m.group("a2")
-        mon, day = _MONTHS[mon_s.lower()], int(day_s)
+        mon, day = month_number(mon_s), int(day_s)
         if 1 <= day <= 31:
             # no year: give every year a reading so that header dates can match
             readings = {(y, mon, day) for y in range(1900, 2100) if _valid(y, mon, day)}
@@ -203,8 +252,52 @@ def find_times(text: str) -> tuple[TimeHit, ...]:
     for m in _TIME_GLUED.finditer(text):
         if not any(h.begin <= m.start() and m.end() <= h.end for h in hits):
             hits.append(TimeHit(m.start(), m.end(), 0, 0, None, True))
+    for a in _anchored_times(text):
+        # it replaces what it holds ("09:22" of "09:22 A M"), and gives way to what holds it
+        if not any(h.begin <= a.begin and a.end <= h.end for h in hits):
+            hits = [h for h in hits if not (a.begin <= h.begin and h.end <= a.end)]
+            hits.append(a)
     hits.sort(key=lambda t: t.begin)
     return tuple(hits)
+
+
+def _time_anchors(text: str) -> list[int]:
+    """Where a clock time would be a time of day: after a date and its separator
+    ("03/18/2005 |9:22"), after a time caption ("Study Time: |9:22")."""
+    anchors = []
+    for d in find_dates(text):
+        sep = _AFTER_DATE.match(text, d.end)
+        if sep:
+            anchors.append(sep.end())
+    for m in _TIME_CAPTION.finditer(text):
+        anchors.append(m.end())
+    return sorted(set(anchors))
+
+
+def _anchored_times(text: str) -> list[TimeHit]:
+    """Times of day that only their place shows: right after a date or a "Time:" caption.
+
+    OCR errors handled there: a one-digit hour, which alone could be a ratio ("9:22"); an AM/PM
+    letter-spaced or misread ("9:22 A M", "9:22 A V", "9:22AV", "9:22 PN"); minutes cut off at the
+    end of the line ("03/29/2021 13:", hour kept, minute -1). A meridiem after an hour over 12 is
+    no meridiem ("13:45 PN" keeps "13:45")."""
+    hits = []
+    for at in _time_anchors(text):
+        m = _ANCHORED_CLOCK.match(text, at)
+        if m:
+            h, ap = int(m.group("h")), m.group("ap")
+            end = m.end()
+            if ap and not 1 <= h <= 12:
+                ap, end = None, m.end("c")
+            if ap:
+                h = h % 12 + (12 if ap.lower() == "p" else 0)
+            s = m.group("s")
+            hits.append(TimeHit(at, end, h, int(m.group("m")), int(s) if s else None, bool(ap), True))
+            continue
+        m = _DANGLING_HOUR.match(text, at)
+        if m:
+            hits.append(TimeHit(at, m.end(), int(m.group("h") or m.group("h1")), -1, None, False, True))
+    return hits
 
 
 def _unit(u: str) -> str:

@@ -13,6 +13,7 @@ from .institutions import InstitutionRecognizer
 from .names import (
     InitialsRecognizer,
     LineContextRecognizer,
+    MisreadNameLineRecognizer,
     NameContextRecognizer,
     NameListRecognizer,
     NamePatternRecognizer,
@@ -20,6 +21,7 @@ from .names import (
 from .patterns import (
     AddressRecognizer,
     AgeRecognizer,
+    CityRecognizer,
     DateRecognizer,
     EmailRecognizer,
     IdRecognizer,
@@ -54,6 +56,8 @@ _REGISTRY: tuple[Recognizer, ...] = (
     NamePatternRecognizer(),
     InitialsRecognizer(),
     ProfessionRecognizer(),
+    CityRecognizer(),
+    MisreadNameLineRecognizer(),
     SexRecognizer(),
     NameContextRecognizer(),
     LineContextRecognizer(),

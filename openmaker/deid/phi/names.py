@@ -15,12 +15,18 @@ Scores:
 * "LAST,FIRST" / "LAST, FIRST" / "LAST^FIRST": 0.80 when a part is a listed name,
   else 0.65 ("^" always 0.80); "LAST\"FIRST", "LAST'FIRST", "LAST~FIRST" (OCR's reading
   of "^"), with a listed part: 0.80;
+* "HARRISAANGELAAB", "HARRISAANGELA/B", "PELEWISBRIAN": an ALL-CAPS DICOM name whose "^" OCR
+  read as another character or lost, split into a listed surname and first name
+  (:func:`glued_name`): 0.75;
 * initial + surname ("A. WILSON"): 0.75; up to three names before a credential
   ("K. WARD MD", "Jane Roe, MD"): 0.80;
 * name context, next to a name scoring >= 0.6: a listed (even ambiguous or technical)
   name 0.60, another capitalised non-technical word 0.55, an initial 0.55, "LAST," before
   it 0.60, a technical surname ending an ALL-CAPS "LAST FIRST" line or following a first
   name at the end of a line ("Jessica Long") 0.55;
+* a line of two or three ALL-CAPS words one OCR error from frequent names ("RONIER LOPE" for
+  "RONNIE R LOPEZ"), on the top line or next to a line with other PHI
+  (:func:`misread_name_line`): 0.60;
 * line context: an unknown capitalised word on a line that carries an id, a name or a
   phone/e-mail (on a line with only a date or age: ALL-CAPS or cut-off words only), as
   in "ZZZ TEST PATIENTFI... 00079241539": 0.50.
@@ -41,7 +47,7 @@ from importlib import resources
 from .allowlist import is_technical
 from .dates import MONTH_WORDS
 from .document import Document, Word, split_parts
-from .entities import AGE, DATE, EMAIL, ID, NAME, PHONE_OR_FAX, Span
+from .entities import ADDRESS, AGE, DATE, EMAIL, ID, NAME, PHONE_OR_FAX, Span
 from .patterns import LABEL_WORDS
 from .recognizer import Coverage, Recognizer
 
@@ -195,6 +201,7 @@ class NamePatternRecognizer(Recognizer):
                 # one word: LAST,FIRST or LAST^FIRST^MIDDLE
                 if self._misread_caret(word, spans):
                     continue
+                before = len(spans)
                 for sep in ("^", ","):
                     if sep in t.strip(sep + " "):
                         parts = split_parts(word, sep)
@@ -218,6 +225,8 @@ class NamePatternRecognizer(Recognizer):
                         hit = _listed(a[0]) or _listed(bcore[0])
                         end = nxt.end if nxt.truncated else bcore[2]
                         spans.append(Span(a[1], end, NAME, 0.8 if hit else 0.65, self.name))
+                if len(spans) == before:
+                    self._glued_caret(word, spans)
         return spans
 
 
@@ -245,7 +254,106 @@ class NamePatternRecognizer(Recognizer):
         return True
 
 
+    @staticmethod
+    def _glued_caret(word: Word, spans: list[Span]) -> bool:
+        """"HARRISAANGELAAB", "HARRISAANGELA/B", "PELEWISBRIAN", "LEWIS4BRIAN^B": a DICOM
+        "LAST^FIRST^M" whose "^" OCR read as a letter or symbol, or lost, maybe with border junk at
+        an end (see :func:`glued_name`). Tried when no other layout took the word."""
+        core, b, e = word.core()
+        if "," in word.text or not glued_name(core):
+            return False
+        spans.append(Span(b, word.end if word.truncated else e, NAME, 0.75, NamePatternRecognizer.name))
+        return True
+
+
 _MISREAD_CARET = "\"'~`\u201c\u201d\u2018\u2019"
+#: What OCR makes of the DICOM "^" between glued name parts: a slash, a "4", a tilde, a quote, a
+#: dash, or the letter "A" (or nothing at all).
+_GLUED_SEPARATORS = "^/4~'\"-A"
+_GLUED_JUNK = 2  # characters of border junk at the start and end together ("PE" of "PELEWISBRIAN")
+
+
+def _glued_part(part: str, names: frozenset[str], min_len: int = 3) -> bool:
+    """A listed, unambiguous, non-technical name: one part of a glued name."""
+    low = part.lower()
+    if len(part) < min_len or not part.isalpha() or low not in names:
+        return False
+    return low not in name_lists().common and candidate(part)
+
+
+def _frequent_part(part: str) -> bool:
+    """A glued part without a separator to mark it: 5+ letters, listed both as a first name and
+    as a surname. The lists hold many rare names ("TION", "ATES", "YING") that would split
+    ordinary words ("ANNOTATION", "CARRYING"); names listed both ways are the common ones."""
+    lists = name_lists()
+    low = part.lower()
+    return _glued_part(part, lists.first, 5) and low in lists.last
+
+
+def _middle_tail(tail: str) -> bool:
+    """A separator and 1-2 initials or a middle name after the given name: "AB", "/B", "^JO", "AMARIE"."""
+    if len(tail) < 2 or tail[0] not in _GLUED_SEPARATORS or not tail[1:].isalpha():
+        return False
+    lists = name_lists()
+    return len(tail) <= 3 or _glued_part(tail[1:], lists.first) or _glued_part(tail[1:], lists.last)
+
+
+def _technical_compound(text: str) -> bool:
+    """Two technical words (or a letter and a word) glued, maybe over a separator: "KIDNEYRIGHT",
+    "GENDERARENAL", "SAG/TRANS", "KASONOLINE"."""
+    for i in range(1, len(text) - 1):
+        if is_technical(text[:i]):
+            rest = text[i + 1 :] if text[i] in _GLUED_SEPARATORS else text[i:]
+            if rest and (is_technical(text[i:]) or is_technical(rest)):
+                return True
+    return False
+
+
+def glued_name(text: str) -> bool:
+    """An ALL-CAPS token (8+ characters) that is a DICOM person name "LAST^FIRST^M" whose "^"
+    OCR read as another character or lost: "HARRISAANGELAAB", "HARRISAANGELA/B", "PELEWISBRIAN".
+
+    A listed surname, then a listed first name, maybe a separator and initials or a middle name
+    after it, and up to two characters of border junk at the start or end. How sure the split
+    must be depends on what separates the names:
+
+    * a symbol (``^ / 4 ~ ' " -``), or the letter "A" with a separator and middle initials after
+      the first name and no junk before it ("HARRISAANGELAAB"): both names of 3+ letters,
+      unambiguous, not technical;
+    * nothing, or a lone "A" (also a plain letter): both names of 5+ letters and listed both as
+      first names and as surnames (:func:`_frequent_part`).
+
+    Technical words ("TRANSVERSE"), two technical words glued ("KIDNEYRIGHT") and single names
+    are never split.
+    """
+    n = len(text)
+    if n < 8 or text != text.upper() or is_technical(text) or _listed(text) or _technical_compound(text):
+        return False
+    lists = name_lists()
+    for lead in range(_GLUED_JUNK + 1):
+        junk = _GLUED_JUNK - lead
+        for i in range(lead + 3, n - 2):
+            surname = text[lead:i]
+            if not surname.isalpha():
+                break
+            if not _glued_part(surname, lists.last):
+                continue
+            sep = text[i]
+            starts = (i, i + 1) if sep in _GLUED_SEPARATORS else (i,)
+            for k in starts:
+                symbol = k > i and sep != "A"
+                for m in range(k + 3, n + 1):
+                    given, tail = text[k:m], text[m:]
+                    if not given.isalpha():
+                        break
+                    if not (tail == "" or len(tail) <= junk or _middle_tail(tail)):
+                        continue
+                    if symbol or (k > i and lead == 0 and 2 <= len(tail) <= 3 and _middle_tail(tail)):
+                        if _glued_part(given, lists.first):
+                            return True
+                    elif _frequent_part(surname) and _frequent_part(given):
+                        return True
+    return False
 
 
 def _initial(text: str) -> bool:
@@ -397,6 +505,142 @@ class NameContextRecognizer(Recognizer):
 
 
 _INITIAL_WORD = re.compile(r"[A-Z]\.?")
+
+
+# ---------------------------------------------------------------------------- a name line OCR misread
+
+#: Ordinary English words (and words of image annotations that the technical allow-list does not
+#: hold) that an ALL-CAPS line of two or three words often is: never a misread name.
+ORDINARY_WORDS = frozenset(
+    """a an the and or but if of to in on at by for from with without into onto over under up down out off
+    as is are was were be been being has have had do does did not no yes all any each every some most more
+    less few many much one two three four five six seven eight nine ten first second third last next new old
+    only also again than then there here this that these those it its he she his her him they them their we
+    our you your who what which when where why how can could may might must shall should will would
+    about above across after against along among around before behind below beneath beside between beyond
+    during except inside near outside past since through toward towards until upon within
+    good bad best better big small great little long short high low full empty open close closed end start
+    stop begin pause play record save store print freeze live ready done wait busy error warning alert
+    please press enter exit cancel menu home back front top bottom side center centre middle edge line
+    area point level mark marker clip needle target arrow cursor trace caliper measure measurement calc
+    test demo phantom research service quality control system setup preset user mode review study only
+    view views image images picture photo frame frames page copy original final draft sample
+    fluid free mass lesion cyst cysts stone stones calculus nodule nodules polyp lump tumor tumour cancer
+    mets duct ducts jet jets sac cord hilum lumen wall walls flow reflux void voiding hold breath rate
+    crown rump trimester twin twins baby fetus heart beat head feet foot toe toes face lips nose mouth
+    spine stomach bowel colon appendix rectum anus skin scar wound graft stent shunt catheter tube line
+    lines drain port pump valve valves root arch bulb hilar junction aspect cycle phase rest stress load
+    exercise peak early late delayed fill filling empty emptying normal abnormal routine screening
+    follow followup pre post preop postop biopsy guided guidance aspiration injection drainage ablation
+    marking localization localisation survey series scout protocol sequence run pass check cal
+    patient patients doctor nurse staff room bed floor ward unit department service clinic lab
+    emergency urgent stat portable mobile bedside outpatient inpatient trauma surgery
+    water air gas blood bone bones fat muscle tissue soft hard dense bright dark black white red blue
+    green yellow gray grey color colour clear smooth rough thin thick wide narrow deep superficial
+    north south east west inner outer lying sitting standing weight bearing dual energy device wire wires
+    leads lead pacer donor embryo yolk edema hernia apex axis chamber cuff rotator dome bile calyx sella
+    talus tract vessel vessels mitral radial basilic fascia finger fingers heel areola penis previa ovarian
+    achilles angio dexa merchant newborn""".split()
+)
+#: How sure a misread name line is: next to other evidence it holds, alone it is weak.
+_MISREAD_LINE_SCORE = 0.6
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every spelling one OCR error from ``word``: a letter changed, lost or added, two swapped."""
+    cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    lost = {a + b[1:] for a, b in cuts if b}
+    swapped = {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
+    changed = {a + c + b[1:] for a, b in cuts if b for c in _ALPHABET}
+    added = {a + c + b for a, b in cuts for c in _ALPHABET}
+    return (lost | swapped | changed | added) - {word}
+
+
+def frequent_name(word: str) -> bool:
+    """Listed as a first name and as a surname, and no ordinary word: "RONNIE", "LOPEZ", "MARIA"."""
+    f, la, common = name_lists().lookup(word)
+    return f and la and not common
+
+
+def near_listed_name(word: str) -> bool:
+    """Is ``word`` (4+ letters) one OCR error from a frequent name of 4+ letters: listed as a first
+    name and as a surname, not an ordinary word? "LOPE" is LOPEZ with its Z lost, "RONIER" one
+    letter from RENIER and ROSIER. The name lists hold many rare entries, so only names listed
+    both ways count."""
+    if len(word) < 4 or not word.isalpha():
+        return False
+    return any(len(n) >= 4 and frequent_name(n) for n in _one_edit(word.lower()))
+
+
+def _misread_line_word(core: str) -> bool:
+    """Could this ALL-CAPS word be part of a faintly read name: letters (an apostrophe or hyphen),
+    no technical or ordinary word, no field label, month or safe word."""
+    low = core.lower()
+    return (
+        _NAMEISH.fullmatch(core) is not None
+        and core.isupper()
+        and not is_technical(core)
+        and low not in ORDINARY_WORDS
+        and low not in LABEL_WORDS
+        and low not in MONTH_WORDS
+        and low not in _NOT_NAMES
+    )
+
+
+def misread_name_line(words: Sequence[Word]) -> bool:
+    """A line that is a person's name OCR read faintly ("RONIER LOPE" for "RONNIE R LOPEZ"): two or
+    three ALL-CAPS words (a one-letter middle initial besides), none technical, ordinary or a label,
+    no digit and no colon on the line; every word a frequent listed name (:func:`frequent_name`) or
+    one OCR error from one (:func:`near_listed_name`: "LOPE"), and a word not listed at all
+    ("RONIER"; lines of listed names are the name recognisers' to judge). Ordinary words are often
+    one error from a name ("ROUND", "SHAPE"), so :class:`MisreadNameLineRecognizer` also wants the
+    line where headers stand."""
+    if not 2 <= len(words) <= 4 or any(ch.isdigit() or ch == ":" for w in words for ch in w.text):
+        return False
+    cores = [w.core()[0] for w in words]
+    initials = [c for c in cores[1:-1] if len(c) == 1]  # a middle initial only: "RONIER R LOPE"
+    full = [cores[0], *(c for c in cores[1:-1] if len(c) > 1), cores[-1]]
+    if len(initials) > 1 or not 2 <= len(full) <= 3 or not all(_INITIAL_WORD.fullmatch(c) for c in initials):
+        return False
+    if not all(_misread_line_word(c) for c in full):
+        return False
+    if all(_listed(c) for c in full):
+        return False
+    return all(frequent_name(c) or near_listed_name(c) for c in full)
+
+
+def _header_line(doc: Document, index: int, evidence: Coverage) -> bool:
+    """Is line ``index`` where burned-in patient headers stand: the top line of the text, or right
+    above or below a line with a name, id, date, age or institution found?"""
+    if not any(doc.lines[:index]):
+        return True
+    return any(
+        0 <= j < len(doc.lines) and any(evidence.word(w) for w in doc.lines[j]) for j in (index - 1, index + 1)
+    )
+
+
+class MisreadNameLineRecognizer(Recognizer):
+    name = "misread_name_line"
+    entity_types = (NAME,)
+    description = (
+        'A line of two or three ALL-CAPS words that is a name OCR read faintly ("RONIER LOPE" for '
+        '"RONNIE R LOPEZ"): words one letter from frequent listed names, none technical or ordinary, '
+        "on the top line or next to a line with a name, id, date, age or institution."
+    )
+    phase = 2
+
+    def analyze(self, doc, context, found: Sequence[Span]):
+        evidence = Coverage([s for s in found if s.type in (NAME, ID, DATE, AGE, ADDRESS) and s.score >= 0.6])
+        other = Coverage([s for s in found if s.type != NAME])
+        spans = []
+        for index, line in enumerate(doc.lines):
+            if not line or not misread_name_line(line) or not _header_line(doc, index, evidence):
+                continue
+            if any(other.word(w) for w in line):
+                continue  # an address or institution found before
+            spans.append(Span(line[0].core()[1], line[-1].core()[2], NAME, _MISREAD_LINE_SCORE, self.name))
+        return spans
 
 
 class LineContextRecognizer(Recognizer):

@@ -1,19 +1,21 @@
 """Pattern recognisers: dates, times, ages, ids, phone, email, URL, SSN, postal
-addresses, labelled fields and sex markers.
+addresses, city names, labelled fields and sex markers.
 
 Scores (the probability-like confidence the caller thresholds on):
 
 ===================================================  =====
 labelled value ("MRN: 123", "DOB: ...", "Name: ...")  0.95
+value after a caption cut at the border ("ge: 28")    0.95
 e-mail                                                0.99
 SSN 123-45-6789                                       0.95
 date with 4-digit year or month name                  0.90
 time with seconds or AM/PM                            0.90
 age "61Y", "061Y", "61 yo", "61-year-old"             0.90
 URL with scheme or www.                               0.95 (bare domain 0.75)
-phone / fax number                                    0.85
+phone / fax number (also OCR-spaced, with extension)  0.85
 postal address (number + street + suffix)             0.90, zip after a state 0.90
 zip read a digit short after "City, ST" ("TX 7534")   0.85
+city name alone or after an address ("Port Maria")    0.85
 sex marker "[M]", "(F)"                               0.90
 sex marker "M"/"F" next to a date, age or name        0.85; "Male"/"Female" 0.85
 id: digit run of 8+ / 6-7 / 5 digits                  0.85 / 0.75 / 0.65
@@ -23,6 +25,7 @@ age in months/weeks/days "22M" next to a date/sex     0.75
 date with 2-digit year (slashes/dashes)               0.85, with dots 0.60
 date YYYYMMDD (8 digits)                              0.80
 month + year / day + month                            0.80 / 0.70
+time right after a date or a "Time:" caption         0.85 (seconds or AM/PM 0.90)
 time HH:MM                                            0.75
 year 1900-2099 right after a date word                0.75
 ===================================================  =====
@@ -35,7 +38,7 @@ from collections.abc import Sequence
 
 from .allowlist import UNIT_WORDS, is_technical
 from .context import PhiContext
-from .dates import MONTH_WORDS, find_ages, find_dates, find_times
+from .dates import MONTH_WORDS, TimeHit, find_ages, find_dates, find_times
 from .document import Document, Word, split_parts
 from .entities import ADDRESS, AGE, DATE, EMAIL, GENDER, ID, NAME, PHONE_OR_FAX, PROFESSION, URL, Span, merge_spans
 from .recognizer import Coverage, Recognizer
@@ -81,13 +84,19 @@ class DateRecognizer(Recognizer):
 class TimeRecognizer(Recognizer):
     name = "time"
     entity_types = (DATE,)
-    description = "Times of day: HH:MM:SS, H:MM:SS AM/PM, HH:MM (Comprehend Medical reports times as DATE)."
+    description = (
+        "Times of day: HH:MM:SS, H:MM:SS AM/PM, HH:MM, and H:MM with a misread AM/PM or cut-off minutes right "
+        'after a date or a "Time:" caption (Comprehend Medical reports times as DATE).'
+    )
 
     def analyze(self, doc, context, found):
-        return [
-            Span(h.begin, h.end, DATE, 0.9 if (h.second is not None or h.ampm) else 0.75, self.name)
-            for h in find_times(doc.text)
-        ]
+        return [Span(h.begin, h.end, DATE, _time_score(h), self.name) for h in find_times(doc.text)]
+
+
+def _time_score(hit: TimeHit) -> float:
+    if hit.second is not None or hit.ampm:
+        return 0.9
+    return 0.85 if hit.anchored else 0.75
 
 
 class AgeRecognizer(Recognizer):
@@ -108,6 +117,15 @@ _PHONE = re.compile(
     r"(?<![\d\w/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d/.-]?\d)"
     r"|(?<![\d\w])\+\d{1,3}(?:[ .-]\d{2,4}){2,5}(?![\d])"
 )
+# A phone number with spaces OCR put next to its brackets and dashes: "( 522) 752- 9882",
+# "(522 ) 752 - 9882", "522 -752- 9882". Only with a bracketed area code or two separators,
+# so that plain runs of numbers ("120 340 1234") stay.
+_PHONE_SPACED = re.compile(
+    r"(?<![\d\w/.-])\([ ]?\d{3}[ ]?\)[ ]?\d{3}[ ]?[.-]?[ ]?\d{4}(?![\d/.-]?\d)"
+    r"|(?<![\d\w/.-])\d{3}[ ]?[.-][ ]?\d{3}[ ]?[.-][ ]?\d{4}(?![\d/.-]?\d)"
+)
+# A phone number with an extension, maybe with its start lost: "44)9026788x856", "752-9882x856".
+_PHONE_EXTENSION = re.compile(r"(?<![\w.])[(+]?\d[\d)(.\- ]{5,}x\d{1,5}(?![\w.])")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")  # OCR may split off ".org"
 _URL = re.compile(r"(?<![\w@])(?:https?://|www\.)[^\s]+", re.IGNORECASE)
 _DOMAIN = re.compile(
@@ -161,13 +179,29 @@ class SsnRecognizer(Recognizer):
         return [Span(m.start(), m.end(), ID, 0.95, self.name) for m in _SSN.finditer(doc.text)]
 
 
+def _extension_phone(text: str) -> bool:
+    """Digits before an "x" extension that make a phone number and no matrix size ("1024 1024x1024"):
+    7+ digits, and a bracket, dot or dash between them or a run of 7 ("44)9026788x856")."""
+    number = text[: text.rindex("x")]
+    digits = sum(ch.isdigit() for ch in number)
+    return digits >= 7 and (any(ch in number for ch in "().-") or re.search(r"\d{7}", number) is not None)
+
+
 class PhoneRecognizer(Recognizer):
     name = "phone"
     entity_types = (PHONE_OR_FAX,)
-    description = "Phone, fax and pager numbers: (216) 555-0100, 216-555-0100, +44 20 7946 0958."
+    description = (
+        "Phone, fax and pager numbers: (216) 555-0100, 216-555-0100, +44 20 7946 0958; with OCR's spaces at "
+        'the brackets and dashes ("( 522) 752- 9882"); with an extension, maybe its start lost ("44)9026788x856").'
+    )
 
     def analyze(self, doc, context, found):
-        return [Span(m.start(), m.end(), PHONE_OR_FAX, 0.85, self.name) for m in _PHONE.finditer(doc.text)]
+        spans = [Span(m.start(), m.end(), PHONE_OR_FAX, 0.85, self.name) for m in _PHONE.finditer(doc.text)]
+        spans += [Span(m.start(), m.end(), PHONE_OR_FAX, 0.85, self.name) for m in _PHONE_SPACED.finditer(doc.text)]
+        for m in _PHONE_EXTENSION.finditer(doc.text):
+            if _extension_phone(m.group()):
+                spans.append(Span(m.start(), m.end(), PHONE_OR_FAX, 0.85, self.name))
+        return merge_spans(spans)
 
 
 class EmailRecognizer(Recognizer):
@@ -264,6 +298,120 @@ class AddressRecognizer(Recognizer):
         return merge_spans(spans)
 
 
+# ---------------------------------------------------------------------------- city names (phase 2)
+
+#: Words that start a US place name: "Lake Ritaside", "Port Maria", "North John", "Mount Vernon".
+CITY_PREFIXES = frozenset({"north", "south", "east", "west", "new", "lake", "port", "mount", "fort"})
+#: Endings of US place names built on a person's name: "Ritaside", "Thompsonberg", "Jacksonville".
+_PLACE_SUFFIXES = tuple(
+    sorted(
+        "town ton land ville berg burgh borough bury view port mouth stad furt chester fort haven side shire".split(),
+        key=len,
+        reverse=True,
+    )
+)
+_STATE_ZIP = re.compile(rf"(?:{_STATES}),?(?: \d{{4,5}}(?:-\d{{4}})?)?")
+
+
+def _place_case(core: str) -> bool:
+    """Capitalised or ALL CAPS letters: "Ritaside", "RITASIDE" (not "ritaside", "RitaSide")."""
+    return len(core) >= 2 and core.isalpha() and (core.isupper() or (core[0].isupper() and core[1:].islower()))
+
+
+def _place_stem(word: str) -> bool:
+    """A listed first name or surname (an ambiguous one too: "Mary", "Brown"), not technical,
+    not a field label or month."""
+    from .names import name_lists  # names imports this module
+
+    low = word.lower()
+    lists = name_lists()
+    return (
+        (low in lists.first or low in lists.last)
+        and not is_technical(word)
+        and low not in LABEL_WORDS
+        and low not in MONTH_WORDS
+    )
+
+
+def place_name_word(core: str) -> bool:
+    """A listed first name or surname and a place suffix: "Ritaside" (Rita + side),
+    "THOMPSONBERG", "Malonefort", "Jacksonville". Technical words do not qualify, nor do
+    words whose stem is no listed name ("Report", "Overview", "Inside"), nor listed names
+    themselves ("HAMILTON", "CLEVELAND": a surname is more likely)."""
+    if len(core) < 6 or not _place_case(core) or is_technical(core) or _place_stem(core):
+        return False
+    low = core.lower()
+    for suffix in _PLACE_SUFFIXES:
+        stem = core[: -len(suffix)]
+        if low.endswith(suffix) and len(stem) >= 3 and _place_stem(stem):
+            return True
+    return False
+
+
+_DIRECTIONS = ("north", "south", "east", "west")
+
+
+def misread_direction(core: str) -> bool:
+    """A compass prefix of a place name that OCR misread by one letter, its first letter kept:
+    "Narth", "Noth", "Nrth" (North), "Soth" (South), "Eas" (East), "Wes" (West). "Last", "Test",
+    "Mouth" keep no first letter of one and do not count."""
+    from .fuzzy import edit_distance
+
+    low = core.lower()
+    return (
+        len(core) >= 3
+        and _place_case(core)
+        and low not in CITY_PREFIXES
+        and any(low[0] == d[0] and edit_distance(low, d, 1) == 1 for d in _DIRECTIONS)
+    )
+
+
+def city_at(line: Sequence[Word], k: int, *, misread: bool = False) -> int:
+    """How many words (2, 1 or 0) of a US-style city name start at ``line[k]``: a prefix
+    (:data:`CITY_PREFIXES`) and a listed name or place-name word ("Lake Ritaside", "PORT
+    MARIA", "North John"), or a place-name word alone ("Thompsonberg"). A compass prefix
+    OCR misread (:func:`misread_direction`: "Noth Christopherberg") counts before a place-name
+    word, and before a listed name too where ``misread`` says the context is a place's
+    ("Narth John General")."""
+    word = line[k]
+    core = word.core()[0]
+    if k + 1 < len(line) and word.text == core:
+        nxt = line[k + 1].core()[0]
+        if _place_case(core) and _place_case(nxt):
+            if core.lower() in CITY_PREFIXES and (_place_stem(nxt) or place_name_word(nxt)):
+                return 2
+            if misread_direction(core) and (place_name_word(nxt) or (misread and _place_stem(nxt))):
+                return 2
+    return 1 if place_name_word(core) else 0
+
+
+class CityRecognizer(Recognizer):
+    name = "city"
+    entity_types = (ADDRESS,)
+    description = (
+        'City names built like US place names ("Lake Ritaside", "Port Maria", "Thompsonberg") on a line of '
+        'their own (maybe with a state and ZIP) or right after an institution or street ("Mercy Hospital, Ritaside").'
+    )
+    phase = 2
+
+    def analyze(self, doc, context, found: Sequence[Span]):
+        addresses = Coverage([s for s in found if s.type == ADDRESS and s.score >= 0.6])
+        spans = []
+        for line in doc.lines:
+            k = 0
+            while k < len(line):
+                n = city_at(line, k)
+                if not n:
+                    k += 1
+                    continue
+                rest = [w.text for w in line[k + n :]]
+                alone = k == 0 and (not rest or _STATE_ZIP.fullmatch(" ".join(rest)))
+                if alone or (k > 0 and addresses.word(line[k - 1])):
+                    spans.append(Span(line[k].core()[1], line[k + n - 1].core()[2], ADDRESS, 0.85, self.name))
+                k += n
+        return spans
+
+
 # ---------------------------------------------------------------------------- labelled fields
 
 # label words (lower case, without trailing ':' '#' '.') -> (type, needs a colon)
@@ -358,6 +506,84 @@ def label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
     return best
 
 
+# A caption whose first letters the image border cut off: "ge: 28" is "Age: 28", "ex: F" is
+# "Sex: F". Only captions whose values can be checked (an age, a date, a sex, a name).
+_CLIPPED_TYPES = (AGE, DATE, GENDER, NAME)
+
+
+def _clipped_captions() -> dict[tuple[str, ...], str | None]:
+    """Caption word tuples with the first word cut at the front -> the caption's type (None
+    where captions of two types clip to the same letters). Half the word is left ("ge" of
+    "age"), of a name caption two thirds and three letters ("ame" of "name"); a cut that is a
+    caption of its own ("id" of "pid") is left to :func:`label_at`."""
+    clipped: dict[tuple[str, ...], str | None] = {}
+    for key, (type_, _) in _LABELS.items():
+        if type_ not in _CLIPPED_TYPES:
+            continue
+        head = key[0]
+        for cut in range(1, len(head) - 1):
+            clip = head[cut:]
+            if len(clip) * 2 < len(head) or (type_ == NAME and (len(clip) < 3 or len(clip) * 3 < len(head) * 2)):
+                continue
+            ckey = (clip, *key[1:])
+            if ckey in _LABELS:
+                continue
+            clipped[ckey] = type_ if clipped.get(ckey, type_) == type_ else None
+    return clipped
+
+
+_CLIPPED_LABELS = _clipped_captions()
+_CLIPPED_AGE = re.compile(r"(?i)(\d{1,3})(?:y|yrs?|yo|m|mo|w|d)?")
+
+
+def _clipped_value_ok(doc: Document, value: Word, type_: str) -> bool:
+    """Is ``value`` (the first word after a clipped caption) a value of that caption?"""
+    core, b, _ = value.core()
+    if type_ == AGE:
+        m = _CLIPPED_AGE.fullmatch(core)
+        return m is not None and int(m.group(1)) <= 130
+    if type_ == DATE:
+        return any(h.begin == b for h in find_dates(doc.text))
+    if type_ == GENDER:
+        return core.lower() in _SEX_VALUES
+    from .names import candidate  # names imports this module
+
+    return candidate(core)
+
+
+def clipped_label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
+    """A field caption at the start of a line that lost its first letters at the image border
+    ("ge: 28 Sex: F", "OB: 03/02/1961"), as :func:`label_at` gives it. The clipped word keeps at
+    least two letters and half of the caption word, a colon follows, and the next word is a
+    value of that caption (an age, a date, a sex, a name): "te: 90" (TE, echo time) is no date."""
+    if word.pos != 0:
+        return None
+    line = doc.lines[word.line]
+    for n in range(min(_MAX_LABEL, len(line)), 0, -1):
+        ws = line[:n]
+        last = ws[-1].text
+        inner = ""
+        if ":" in last and not last.endswith(":"):
+            head, _, inner = last.partition(":")
+            words = [w.text for w in ws[:-1]] + [head + ":"]
+        else:
+            words = [w.text for w in ws]
+        if not words[-1].endswith(":"):
+            continue
+        type_ = _CLIPPED_LABELS.get(tuple(_norm_label_word(w) for w in words))
+        if type_ is None:
+            continue
+        if inner:
+            b = ws[-1].begin + last.index(":") + 1
+            value: Word | None = Word(inner, b, ws[-1].end, word.line, n - 1)
+        else:
+            value = line[n] if n < len(line) else None
+        if value is not None and _clipped_value_ok(doc, value, type_):
+            return type_, n, True, inner
+        return None
+    return None
+
+
 def _is_label_start(doc: Document, word: Word) -> bool:
     """Does a field label start at ``word``? Without a colon only when what follows looks
     like the label's value ("MRN 123"; but "Insurance risk surveyor" is a value itself)."""
@@ -389,7 +615,7 @@ class LabelledFieldRecognizer(Recognizer):
             i = 0
             while i < len(line):
                 word = line[i]
-                hit = label_at(doc, word)
+                hit = label_at(doc, word) or clipped_label_at(doc, word)
                 if hit is None:
                     i += 1
                     continue
@@ -415,11 +641,15 @@ class LabelledFieldRecognizer(Recognizer):
 
     def _value(self, doc, line, j, type_, first, colon):
         picked = list(first)
-        limit = {NAME: 4, DATE: 4, AGE: 2, GENDER: 1, ID: 2, ADDRESS: 8, PHONE_OR_FAX: 4, PROFESSION: 8}[type_]
+        limit = {NAME: 4, DATE: 4, AGE: 2, GENDER: 1, ID: 2, ADDRESS: 8, PHONE_OR_FAX: 7, PROFESSION: 8}[type_]
         k = j
         while k < len(line) and len(picked) < limit:
             w = line[k]
             core = w.core()[0]
+            if type_ == PHONE_OR_FAX and _phone_punctuation(w.text):
+                picked.append(w)  # "Fax: ( 522) 752- 9882": a bracket or dash OCR set apart
+                k += 1
+                continue
             if not core or _is_label_start(doc, w):
                 break
             low = core.lower()
@@ -459,7 +689,7 @@ class LabelledFieldRecognizer(Recognizer):
                 if is_technical(core) and not re.search(r"\d{3}", core):
                     break
             elif type_ == PHONE_OR_FAX:
-                if not any(ch.isdigit() for ch in core) and core not in ("(", ")"):
+                if not _phone_part(core):
                     break
             elif type_ == ADDRESS:
                 if is_technical(core) and low not in _INSTITUTION_VOCAB and not any(ch.isdigit() for ch in core):
@@ -469,7 +699,25 @@ class LabelledFieldRecognizer(Recognizer):
             k += 1
             if type_ == NAME and not colon and len(picked) >= 3:
                 break
+        if type_ == PHONE_OR_FAX:
+            while picked and not any(ch.isdigit() for ch in picked[-1].text):
+                picked.pop()  # a dash or bracket left over at the end
+            if sum(ch.isdigit() for w in picked for ch in w.text) < 4:
+                picked = []  # "Tel: 2 pages" holds no number
         return picked
+
+
+def _phone_punctuation(text: str) -> bool:
+    """A bracket, dash or dot OCR split off a phone number as a word of its own: "(", "-", ")"."""
+    return text in ("(", ")", "-", ".", "+")
+
+
+def _phone_part(core: str) -> bool:
+    """A word of a phone number after a "Fax:"/"Tel:" caption: mostly digits ("752-", "9882",
+    "x856", "(522)", "9O26788" read with a letter) - not a word ("Fax: 2 pages" stops at "pages")."""
+    digits = sum(ch.isdigit() for ch in core)
+    letters = sum(ch.isalpha() for ch in core)
+    return digits > 0 and digits >= 2 * letters
 
 
 # ---------------------------------------------------------------------------- sex markers (phase 2)

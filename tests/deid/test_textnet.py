@@ -1,0 +1,95 @@
+"""The learned text-region detector (``textnet``): the shipped model, its input, and retraining it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from openmaker.deid import textnet
+
+from tests.deid.conftest import FONT
+from tests.deid.test_textlike import _covered, _scan
+
+
+def test_the_model_ships_with_the_package():
+    assert textnet.available()
+    assert textnet.MODEL.stat().st_size < 1_000_000
+
+
+def test_features_are_the_luminance_and_its_local_contrast():
+    gray = np.full((64, 96), 200, np.uint8)
+    gray[30:34, 40:60] = 215  # a faint bright bar
+    x = textnet.features(gray)
+    assert x.shape == (2, 64, 96) and x.dtype == np.float32
+    assert x[0, 0, 0] == pytest.approx(200 / 255 - 0.5)
+    # Flat background is 0 in the contrast channel; the faint bar stands out (bounded to [-1, 1]).
+    assert abs(x[1, 5, 5]) < 1e-3
+    assert x[1, 32, 50] > 0.3
+    assert np.abs(x[1]).max() <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(97, 130), (64, 64), (1, 5)])
+def test_probabilities_cover_the_frame_on_a_quarter_grid(shape):
+    frame = np.zeros((*shape, 3), np.uint8)
+    p = textnet.probabilities(frame)
+    assert p.shape == (-(-shape[0] // 4), -(-shape[1] // 4))
+    assert np.all((p >= 0) & (p <= 1))
+
+
+@pytest.mark.skipif(not FONT.is_file(), reason="needs DejaVu Sans")
+@pytest.mark.parametrize("delta", [40.0, 28.0, 20.0])
+def test_faint_small_text_is_found(delta):
+    frame, box = _scan("SMITH, JOHN 0012345", delta=delta)
+    assert box[3] - box[1] < 10  # glyphs under 10 px high, at contrasts down to 0.08 on grain of 4 levels
+    regions = textnet.text_regions(frame)
+    # Unpadded, on a 4 px grid: most of the ink's box, and the whole row from end to end.
+    assert _covered([r.box for r in regions], box) > 0.7
+    assert min(r.box[0] for r in regions) <= box[0] + 4 and max(r.box[2] for r in regions) >= box[2] - 8
+    for region in regions:  # nothing far from the text
+        x0, y0, x1, y1 = region.box
+        assert box[0] - 12 <= x0 and x1 <= box[2] + 12 and box[1] - 12 <= y0 and y1 <= box[3] + 12
+
+
+def test_a_faint_line_under_a_read_line_is_unexplained():
+    frame, box = _scan("SMITH, JOHN 0012345", delta=28.0)
+    x0, y0, x1, y1 = box
+    # A read word covering the row explains it ...
+    assert textnet.unexplained_regions(frame, [(x0 - 2, y0 - 3, x1 + 2, y1 + 3)]) == []
+    # ... one on the line above (its box reaching a little into this row) does not.
+    above = textnet.unexplained_regions(frame, [(x0, y0 - 14, x1, y0 + 1)])
+    assert _covered([r.box for r in above], box) > 0.5
+    # A box far taller than a line of text (an outlined ultrasound sector) explains nothing.
+    assert textnet.unexplained_regions(frame, [(0, 0, 480, 320)])
+
+
+def test_no_text_no_regions():
+    frame, _ = _scan(None)
+    assert textnet.text_regions(frame) == []
+    assert textnet.text_regions(np.full((256, 256, 3), 30, np.uint8)) == []
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="text-region model"):
+        textnet.probabilities(np.zeros((8, 8), np.uint8), model=tmp_path / "gone.onnx")
+
+
+def test_retraining_writes_a_model_that_matches_torch(tmp_path):
+    pytest.importorskip("torch")
+    from openmaker.deid.synth import generate
+    from openmaker.deid.textnet_train import train
+
+    data = generate(tmp_path / "synth", 3, seed=5, size=256)
+    out = tmp_path / "textnet.onnx"
+    summary = train(data, out, steps=3, batch=2, progress=False)  # raises if ONNX and torch disagree
+    assert summary["steps"] == 3 and summary["images"] == 3 and summary["parameters"] > 10_000
+    p = textnet.probabilities(np.zeros((40, 40), np.uint8), model=out)
+    assert p.shape == (10, 10)
+
+
+def test_training_refuses_the_held_out_seed(capsys):
+    from openmaker.deid.textnet_train import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--seed", "20261124"])
+    assert exc.value.code == 2
+    assert "held-out" in capsys.readouterr().err
