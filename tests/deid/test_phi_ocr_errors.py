@@ -425,3 +425,51 @@ def test_near_listed_name_is_one_error_from_a_frequent_name():
 
     assert near_listed_name("LOPE") and near_listed_name("RONIER")  # LOPEZ, RENIER
     assert not near_listed_name("XQZT") and not near_listed_name("ABC") and not near_listed_name("R0NIER")
+
+
+# ---------------------------------------------------------------------------- split names, glued initials, split ids, units
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("M ARSHALL", [("M ARSHALL", "NAME")]),  # OCR put a space inside MARSHALL
+        ("J ONES", [("J ONES", "NAME")]),
+        ("E.WOOD MD", [("E.WOOD", "NAME")]),  # initial glued to the surname by its full stop
+        ("E.Wood, PhD", [("E.Wood", "NAME")]),
+        ("E. WOOD MD", [("E. WOOD", "NAME")]),
+        ("Dr. E.WOOD", [("E.WOOD", "NAME")]),
+        ("East Kari children's Hospital", [("East Kari children's Hospital", "ADDRESS")]),  # lower-case keyword
+        ("Mercy medical Center", [("Mercy medical Center", "ADDRESS")]),
+        ("PID: MR- 837917", [("MR- 837917", "ID")]),  # id split after its hyphen
+        ("ACC- 12345", [("ACC- 12345", "ID")]),
+        ("RAD -327294", [("RAD -327294", "ID")]),
+        ("wite 475, Maryport, NE 56003", [("wite 475, Maryport, NE 56003", "ADDRESS")]),  # misread "Suite"
+        ("be Suite 475, Maryport, NE 56003", [("Suite 475, Maryport, NE 56003", "ADDRESS")]),
+        ("Unit 4B, Maryport, NE 56003", [("Unit 4B, Maryport, NE 56003", "ADDRESS")]),
+    ],
+)
+def test_split_and_glued_phi(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["L 12-5", "MI 0.6", "T 2", "SAG LIVER", "AX T2", "TWIN A", "A LINE", "A real", "Mar shall", "J.AXIAL MD",
+     "MR- 1234", "TI- 0.6", "L- 1234"],
+)  # fmt: skip
+def test_technical_pairs_are_no_split_phi(text):
+    assert [t for t in _found(text) if t[1] in ("NAME", "ID")] == []
+
+
+def test_split_name_and_unit_words():
+    from openmaker.deid.phi.names import glued_initial, split_name
+    from openmaker.deid.phi.patterns import unit_head
+
+    assert split_name("M", "ARSHALL") and split_name("W", "ILSON")
+    assert not split_name("SAG", "LIVER") and not split_name("TWIN", "A") and not split_name("T", "2")
+    assert glued_initial("E.WOOD") and not glued_initial("E.") and not glued_initial("EWOOD")
+    text = "be Suite 475, Maryport, NE 56003"
+    assert unit_head(text, 0, text.index("Maryport")) == text.index("Suite")
+    text = "be Suite, Maryport, NE 56003"  # no number: left as it is
+    assert unit_head(text, 0, text.index("Maryport")) == text.index("Maryport")

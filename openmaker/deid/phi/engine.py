@@ -17,6 +17,7 @@ from .names import (
     NameContextRecognizer,
     NameListRecognizer,
     NamePatternRecognizer,
+    SplitNameRecognizer,
 )
 from .patterns import (
     AddressRecognizer,
@@ -55,6 +56,7 @@ _REGISTRY: tuple[Recognizer, ...] = (
     NameListRecognizer(),
     NamePatternRecognizer(),
     InitialsRecognizer(),
+    SplitNameRecognizer(),
     ProfessionRecognizer(),
     CityRecognizer(),
     MisreadNameLineRecognizer(),

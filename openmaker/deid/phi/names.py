@@ -366,6 +366,15 @@ def _tech_name(text: str) -> bool:
     return len(text) >= 3 and text.isalpha() and text[0].isupper() and _listed(text)
 
 
+_GLUED_INITIAL = re.compile(r"[A-Z]\.[A-Z][A-Za-z'\-]+")
+
+
+def glued_initial(text: str) -> bool:
+    """An initial glued to the surname by its full stop, OCR having lost the space: "E.WOOD",
+    "E.Wood" (as in "E.WOOD MD"). Counts as a name only where a credential follows it."""
+    return _GLUED_INITIAL.fullmatch(text) is not None and not is_technical(text[2:])
+
+
 _CREDENTIALS = frozenset({"md", "m.d", "do", "phd", "rn", "rdms", "rvt", "rdcs", "mbbs", "frcr", "dds", "np", "rt(r)"})
 _INITIAL = re.compile(r"[A-Z]\.")
 
@@ -392,7 +401,9 @@ class InitialsRecognizer(Recognizer):
                     while j > 0 and k - j < 3:
                         prev = line[j - 1]
                         pc = prev.core()[0]
-                        if not pc or not (pc[0].isupper() and (pc.replace("-", "").replace("'", "").isalpha())):
+                        if not pc or not (
+                            pc[0].isupper() and (pc.replace("-", "").replace("'", "").isalpha() or glued_initial(pc))
+                        ):
                             break
                         if prev.text.endswith(":") or pc.lower() in LABEL_WORDS:
                             break  # "Ref: Dr. Jane Roe MD" keeps "Dr."; "N. SMALL MD" takes SMALL
@@ -401,6 +412,60 @@ class InitialsRecognizer(Recognizer):
                         b = line[j].core()[1]
                         e = line[k - 1].core()[2]
                         spans.append(Span(b, e, NAME, 0.8, self.name))
+        return spans
+
+
+def _a_word(text: str) -> bool:
+    """Is ``text`` a word in its own right: a listed name, an ordinary, technical or label word, a
+    month or a safe word of the name lists?"""
+    low = text.lower()
+    return (
+        _listed(text)
+        or is_technical(text)
+        or low in ORDINARY_WORDS
+        or low in LABEL_WORDS
+        or low in MONTH_WORDS
+        or low in _NOT_NAMES
+        or low in name_lists().common
+    )
+
+
+def split_name(first: str, second: str) -> bool:
+    """Two adjacent words that are one name OCR split with a space: "M ARSHALL" (MARSHALL), "Mars hall".
+
+    Letters only; joined ALL-CAPS or capitalised with 5+ letters, a listed first name or surname
+    (no ordinary, technical or safe word); and the first part 1-2 letters or a part no word on its
+    own, so two real words ("SAG LIVER", "TEST PATIENT", "TWIN A", "A LINE") stay apart."""
+    if not (first.isalpha() and second.isalpha()) or len(first) + len(second) < 5:
+        return False
+    joined = first + second
+    if not (joined.isupper() or (first[0].isupper() and joined[1:].islower())):
+        return False
+    if not listed_name(joined) or _a_word_but_name(joined):
+        return False
+    short = len(first) <= 2 and first.lower() not in ORDINARY_WORDS and first.lower() not in _NOT_NAMES  # not "A LINE"
+    return short or not _a_word(first) or not _a_word(second)
+
+
+def _a_word_but_name(text: str) -> bool:
+    low = text.lower()
+    return is_technical(text) or low in ORDINARY_WORDS or low in LABEL_WORDS or low in MONTH_WORDS or low in _NOT_NAMES
+
+
+class SplitNameRecognizer(Recognizer):
+    name = "split_name"
+    entity_types = (NAME,)
+    description = 'A listed name OCR split in two with a space: "M ARSHALL" for MARSHALL (see :func:`split_name`).'
+
+    def analyze(self, doc, context, found):
+        spans = []
+        for line in doc.lines:
+            for w1, w2 in zip(line, line[1:]):
+                if w1.text != w1.core()[0]:
+                    continue  # "SMITH, J ONES": punctuation between them separates two words
+                core2, _, e = w2.core()
+                if split_name(w1.text, core2):
+                    spans.append(Span(w1.begin, e, NAME, 0.75, self.name))
         return spans
 
 

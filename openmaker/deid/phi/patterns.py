@@ -41,6 +41,7 @@ from .context import PhiContext
 from .dates import MONTH_WORDS, TimeHit, find_ages, find_dates, find_times
 from .document import Document, Word, split_parts
 from .entities import ADDRESS, AGE, DATE, EMAIL, GENDER, ID, NAME, PHONE_OR_FAX, PROFESSION, URL, Span, merge_spans
+from .fuzzy import edit_distance
 from .recognizer import Coverage, Recognizer
 
 # ---------------------------------------------------------------------------- dates
@@ -167,7 +168,28 @@ class IdRecognizer(Recognizer):
                 else:
                     continue  # digits split by separators: dates, phones, SSNs have their own recognisers
                 spans.append(Span(b, e, ID, score, self.name))
+        spans.extend(self._split_prefix(doc))
         return spans
+
+    def _split_prefix(self, doc: Document) -> list[Span]:
+        """"MR- 837917", "ACC- 12345", "RAD -327294": an id whose letter prefix OCR split off at the
+        hyphen (a space read after or before it). An ALL-CAPS prefix of 2-5 letters, the hyphen, and
+        5+ digits: one id over both words."""
+        spans = []
+        for line in doc.lines:
+            for w1, w2 in zip(line, line[1:]):
+                t1, (t2, _, e) = w1.text, w2.core()
+                head = _SPLIT_ID_HEAD.fullmatch(t1) and _SPLIT_ID_DIGITS.fullmatch(t2)  # "MR- 837917"
+                tail = _SPLIT_ID_PREFIX.fullmatch(t1) and _SPLIT_ID_TAIL.fullmatch(t2)  # "RAD -327294"
+                if head or tail:
+                    spans.append(Span(w1.begin, e, ID, 0.8, self.name))
+        return spans
+
+
+_SPLIT_ID_PREFIX = re.compile(r"[A-Z]{2,5}")
+_SPLIT_ID_HEAD = re.compile(r"[A-Z]{2,5}-")
+_SPLIT_ID_DIGITS = re.compile(r"\d{5,}")
+_SPLIT_ID_TAIL = re.compile(r"-\d{5,}")
 
 
 class SsnRecognizer(Recognizer):
@@ -274,6 +296,37 @@ _PO_BOX = re.compile(r"\bP\.?[ ]?O\.?[ ]?Box[ ]+\d+", re.IGNORECASE)
 _ADDRESS_HEAD = re.compile(r"\d{1,6}(?:[A-Za-z]?(?:[ ]+[A-Za-z0-9#.'-]+){1,8}|[A-Z][a-z]+(?:[ ]+[A-Za-z0-9#.'-]+){0,7}),?[ ]*$")
 
 
+_UNIT_WORDS = ("suite", "ste", "apt", "unit", "floor", "fl")
+_UNIT_NUMBER = re.compile(r"#?\d{1,6}[A-Za-z]?,?")
+
+
+def _unit_word(token: str) -> bool:
+    """A unit word ("Suite", "Ste.", "Apt", "Unit", "#", "Floor", "Fl"), or OCR's misreading of one:
+    "Suite" read "wite", "Unit" read "Umit" (two errors allowed in a 5-letter word, one in "Unit";
+    three-letter words exactly)."""
+    low = token.lower().rstrip(".,")
+    if low == "#" or low in _UNIT_WORDS:
+        return True
+    if not low.isalpha() or len(low) < 4:
+        return False
+    return any(len(w) >= 4 and edit_distance(low, w, len(w) - 3) <= len(w) - 3 for w in _UNIT_WORDS)
+
+
+def unit_head(text: str, line_begin: int, begin: int) -> int:
+    """Where an address starts that OCR read as "wite 475, Maryport, NE 56003" (a misread "Suite"):
+    the short tokens right before "City, ST ZIP" on its line - unit numbers with an optional comma
+    and unit words or their misreads (:func:`_unit_word`) - belong to it when one is a number."""
+    tokens = [(m.start(), m.group()) for m in re.finditer(r"\S+", text[line_begin:begin])]
+    start, number = begin, False
+    for pos, tok in reversed(tokens):
+        if _UNIT_NUMBER.fullmatch(tok):
+            number = True
+        elif not _unit_word(tok):
+            break
+        start = line_begin + pos
+    return start if number else begin
+
+
 class AddressRecognizer(Recognizer):
     name = "address"
     entity_types = (ADDRESS,)
@@ -294,6 +347,8 @@ class AddressRecognizer(Recognizer):
                     head = _ADDRESS_HEAD.search(doc.text, a, begin)
                     if head and head.end() == begin and ":" not in head.group():
                         begin = head.start()
+                    else:
+                        begin = unit_head(doc.text, a, begin)
                 spans.append(Span(begin, m.end(), ADDRESS, score, self.name))
         return merge_spans(spans)
 
@@ -739,6 +794,8 @@ class SexRecognizer(Recognizer):
         anchor_spans = [s for s in found if s.type in (DATE, AGE, NAME) and s.score >= 0.5]
         spans = self._short_ages(doc, Coverage(anchor_spans))
         anchors = Coverage(anchor_spans + spans)
+        # the first letter of a name OCR split off ("M ARSHALL") is no sex marker
+        split_names = Coverage([s for s in found if s.source == "split_name"])
         for word in doc.words:
             t = word.text
             core, b, e = word.core()
@@ -755,7 +812,7 @@ class SexRecognizer(Recognizer):
                 spans.append(Span(b + m.start(sex_g), b + m.end(sex_g), GENDER, 0.9, self.name))
                 spans.append(Span(b + m.start(age_g), b + m.end(age_g), AGE, 0.9, self.name))
                 continue
-            if core in ("M", "F") and t.rstrip(",;") == core:
+            if core in ("M", "F") and t.rstrip(",;") == core and not split_names.word(word):
                 for step in (-1, 1):
                     nb = doc.neighbour(word, step)
                     if nb is not None and (anchors.word(nb) or _norm_label_word(nb.text) in _SEX_CONTEXT_LABELS):
