@@ -121,6 +121,7 @@ class RunOptions:
     enhance: bool = True
     faint_text: bool = True
     engines: tuple[str, ...] = ("rapidocr",)
+    text_model: str | None = None
 
     def deid_options(self):
         from openmaker.deid.process import DeidOptions
@@ -140,6 +141,7 @@ class RunOptions:
             "enhance": self.enhance,
             "faint_text": self.faint_text,
             "engines": list(self.engines),
+            "text_model": self.text_model or "shipped",
             "retain_dates": self.retain_dates,
             "pseudonym_map": bool(self.pseudonyms),
         }

@@ -59,7 +59,7 @@ def _engines(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr="rapidocr"):
+def _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr="rapidocr", text_model=None):
     from openmaker.deid.batch import RunOptions, load_or_create_key, read_pseudonyms
 
     try:
@@ -67,7 +67,7 @@ def _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseud
         options = RunOptions(
             color=color, dpi=dpi, threshold=threshold, mode=mode, allow_list=tuple(allow),
             verify=verify, retain_dates=retain_dates, pseudonyms=mapping, key=load_or_create_key(_key_path(key_file)),
-            engines=_engines(ocr),
+            engines=_engines(ocr), text_model=text_model,
         )  # fmt: skip
         options.deid_options()
     except (ValueError, OSError) as exc:
@@ -85,6 +85,9 @@ _VERIFY = typer.Option(False, "--verify", help="OCR each output again; redact wh
 _RETAIN = typer.Option(False, "--retain-dates", help="DICOM: shift dates by a per-patient offset instead of removing them.")
 _PSEUDONYMS = typer.Option(None, "--pseudonyms", help="CSV of original PatientID,pseudonym (local path or s3://).")
 _OCR = typer.Option("rapidocr", "--ocr", help="OCR engines: rapidocr, or rapidocr,tesseract (finds fainter text, about twice the time).")
+_TEXT_MODEL = typer.Option(
+    None, "--text-model", help="A text-region model retrained with python -m openmaker.deid.textnet_train (default: the shipped one)."
+)
 _KEY = typer.Option(None, "--key-file", help="Secret for new UIDs and date offsets (default: $OPENMAKER_HOME/deid/batch.key).")
 
 
@@ -102,6 +105,7 @@ def run_command(
     pseudonyms: Optional[str] = _PSEUDONYMS,
     key_file: Optional[str] = _KEY,
     ocr: str = _OCR,
+    text_model: Optional[str] = _TEXT_MODEL,
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: one per core)."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (the cluster at $RAY_ADDRESS, else a local Ray)."),
     report: Optional[str] = typer.Option(None, "--report", help="Where the JSON report goes (default: deid-report-<time>.json in --out)."),
@@ -111,7 +115,7 @@ def run_command(
     """De-identify images: de-id-<name>.png for each, a de-identified DICOM for DICOM input, and a report."""
     from openmaker.deid.batch import run
 
-    options = _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr)
+    options = _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr, text_model)
     try:
         result = run(inputs, out_uri, options, workers=workers, engine=engine, force=force, report=report, progress=not quiet)
     except (ValueError, OSError) as exc:  # missing or unreadable inputs, an unreachable store
@@ -147,12 +151,13 @@ def watch_command(
     pseudonyms: Optional[str] = _PSEUDONYMS,
     key_file: Optional[str] = _KEY,
     ocr: str = _OCR,
+    text_model: Optional[str] = _TEXT_MODEL,
     interval: float = typer.Option(2.0, "--interval", help="Seconds between listings."),
 ) -> None:
     """De-identify each new file that lands in SOURCE, until interrupted (the bucket-trigger variant)."""
     from openmaker.deid.watch import WATCH_REPORT, watch
 
-    options = _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr)
+    options = _run_options(color, dpi, threshold, mode, allow, verify, retain_dates, pseudonyms, key_file, ocr, text_model)
 
     def show(record: dict) -> None:
         if record["status"] == "ok":
@@ -181,6 +186,7 @@ def eval_command(
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: one per core)."),
     verify: bool = _VERIFY,
     ocr: str = _OCR,
+    text_model: Optional[str] = _TEXT_MODEL,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Score de-identification against ground-truth PHI word boxes: recall, leaks, text kept, speed."""
@@ -189,7 +195,7 @@ def eval_command(
     try:
         metrics, where = evaluate(
             dataset, output, mode=mode, threshold=threshold, workers=workers, verify=verify,
-            progress=not quiet, engines=_engines(ocr),
+            progress=not quiet, engines=_engines(ocr), text_model=text_model,
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         _bad_input(str(exc))

@@ -44,6 +44,7 @@ def evaluate(
     verify: bool = False,
     progress: bool = False,
     engines: tuple[str, ...] = ("rapidocr",),
+    text_model: str | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Score de-identification on ``dataset``; returns the metrics and the folder holding the details."""
     from openmaker.deid.scoring import plot, score
@@ -55,7 +56,10 @@ def evaluate(
         raise FileNotFoundError(f"{dataset} is not an evaluation dataset: it needs images/ and ground_truth.json")
     output = Path(output) if output else Path(tempfile.mkdtemp(prefix="openmaker-deid-eval-"))
     output.mkdir(parents=True, exist_ok=True)
-    options = RunOptions(mode=mode, threshold=threshold, verify=verify, key=os.urandom(32), engines=tuple(engines))
+    options = RunOptions(
+        mode=mode, threshold=threshold, verify=verify, key=os.urandom(32), engines=tuple(engines), text_model=text_model
+    )
+    options.deid_options()  # bad options fail here, not in every worker
     result = run(
         [str(images)], str(output / "redacted"), options, workers=workers, force=True,
         report=str(output / "report.json"), progress=progress,

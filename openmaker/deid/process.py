@@ -55,9 +55,12 @@ class DeidOptions:
     #: Also read a local-contrast-enhanced copy of each frame (CLAHE): finds faint and small text
     #: the plain frame hides, for about twice the OCR time.
     enhance: bool = True
-    #: Also look for text the OCR never outlined (faint, small) with a classical text-region detector
-    #: (``textlike``), and redact what of it no word the OCR read explains.
+    #: Also look for text the OCR never outlined (faint, small) with two text-region detectors, the
+    #: classical ``textlike`` and the learned ``textnet``, and redact what of it no word the OCR read explains.
     faint_text: bool = True
+    #: ``textnet``'s model: None for the one shipped in the package, or the path of one retrained
+    #: with ``python -m openmaker.deid.textnet_train``.
+    text_model: str | None = None
     #: OCR engines: RapidOCR always; Tesseract (Debian's tesseract-ocr) adds faint text, at about twice the time.
     engines: tuple[str, ...] = ("rapidocr",)
 
@@ -79,6 +82,11 @@ class DeidOptions:
         if not 1 <= int(self.dpi) <= 10000:
             raise ValueError(f"dpi must be between 1 and 10000, got {self.dpi}")
         self.allow_list = tuple(self.allow_list)
+        if self.text_model is not None:
+            from openmaker.deid.textnet import check_model
+
+            self.text_model = str(self.text_model)
+            check_model(self.text_model)
 
 
 @dataclass
@@ -255,7 +263,7 @@ def _redact_frame(
         read += extra_lines
     if options.faint_text and options.threshold <= UNREAD_SCORE:
         t0 = time.perf_counter()
-        redactions += _faint_text(frame, read, redactions, width, height)
+        redactions += _faint_text(frame, read, redactions, width, height, options.text_model)
         timings["faint"] = timings.get("faint", 0.0) + time.perf_counter() - t0
     result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
     if options.verify:
@@ -263,7 +271,9 @@ def _redact_frame(
     return result
 
 
-def _faint_text(frame: np.ndarray, read: list[Line], redactions: list[Redaction], width: int, height: int) -> list[Redaction]:
+def _faint_text(
+    frame: np.ndarray, read: list[Line], redactions: list[Redaction], width: int, height: int, model: str | None = None
+) -> list[Redaction]:
     """Text no word read on any view explains, redacted as unread text.
 
     Two detectors look: the classical ``textlike`` (rows of stroke energy) and the learned ``textnet``
@@ -273,8 +283,11 @@ def _faint_text(frame: np.ndarray, read: list[Line], redactions: list[Redaction]
 
     explained = [w.box for line in read if not line.unread for w in line.words]
     explained += [line.box for line in read if line.unread] + [r.box for r in redactions]
-    boxes = textlike.unexplained(textlike.text_regions(frame), explained)
-    boxes += [r.box for r in textnet.unexplained_regions(frame, explained)]
+    try:
+        boxes = textlike.unexplained(textlike.text_regions(frame), explained)
+        boxes += [r.box for r in textnet.unexplained_regions(frame, explained, model=model)]
+    except Exception as exc:
+        raise DetectionError(f"text-region detection failed: {type(exc).__name__}: {exc}") from exc
     return [Redaction("ID", UNREAD_SCORE, pad_box(box, width, height)) for box in boxes]
 
 

@@ -57,6 +57,7 @@ EXPLAIN_PAD_Y = -0.15
 #: ... unless taller than this (px): no line of text is.
 MAX_EXPLAIN_HEIGHT = 96
 
+
 def features(gray: np.ndarray) -> np.ndarray:
     """The network's input for an 8-bit luminance image: ``(2, H, W)`` float32."""
     import cv2
@@ -69,7 +70,7 @@ def features(gray: np.ndarray) -> np.ndarray:
     return np.stack([g - 0.5, local]).astype(np.float32)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def _session(path: str = str(MODEL)):
     import onnxruntime as ort
 
@@ -79,6 +80,16 @@ def _session(path: str = str(MODEL)):
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def check_model(path: str | Path) -> None:
+    """Raise ``ValueError`` naming the problem unless ``path`` is a text-region model ONNX Runtime can run."""
+    if not Path(path).is_file():
+        raise ValueError(f"text-region model {path} not found")
+    try:
+        probabilities(np.zeros((8, 8), np.uint8), Path(path))
+    except Exception as exc:
+        raise ValueError(f"text-region model {path} cannot be run: {type(exc).__name__}: {exc}") from None
 
 
 def available() -> bool:
@@ -115,10 +126,11 @@ def unexplained_regions(
     has decided on) and of redactions already made. Each takes its cells out
     of the text mask, widened by ``EXPLAIN_PAD`` of its height left and right
     and a little up and down (the network marks the cells a glyph touches, an
-    OCR box can stop short of them); a box much taller than a line of text
+    OCR box can stop short of them) but ``EXPLAIN_PAD_Y`` less than its box
+    up and down (an OCR line box spans more than its glyphs, and a faint line
+    just under a read one must stay); a box much taller than a line of text
     (the detector's outline of an ultrasound sector) explains nothing. What
-    is left is split into rows of glyphs; a faint line just under a read one
-    stays its own region.
+    is left is split into rows of glyphs.
     """
     h, w = frame.shape[:2]
     prob = probabilities(frame, model)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from openmaker.deid.errors import DeidError
 from openmaker.deid.textnet import MODEL, STRIDE, features
 
 CROP = 256
@@ -170,6 +171,8 @@ def train(dataset: Path, out: Path, *, steps: int, batch: int = 16, lr: float = 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     xs, ys, words = _load(dataset)
+    if len(xs) < 2:
+        raise ValueError(f"{len(xs)} labelled image(s): training needs at least 2 (one for validation)")
     n_val = max(1, len(xs) // 10)
     val = (xs[:n_val], ys[:n_val], words[:n_val])
     tr = (xs[n_val:], ys[n_val:], words[n_val:])
@@ -232,15 +235,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seed == 20261124:
         parser.error("seed 20261124 is the held-out evaluation seed: train on another")
+    if args.images < 2 or args.steps < 1 or args.batch < 1:
+        parser.error("--images must be at least 2 (one for validation), --steps and --batch at least 1")
+    data = args.data
+    if data is not None and data.exists() and not (data / "ground_truth.json").is_file() and any(data.iterdir()):
+        parser.error(f"{data} is neither a labelled dataset (images/ and ground_truth.json) nor empty")
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     from openmaker.deid.synth import generate
 
-    data = args.data or Path(tempfile.mkdtemp(prefix="textnet-")) / f"synth-{args.seed}"
+    data = data or Path(tempfile.mkdtemp(prefix="textnet-")) / f"synth-{args.seed}"
     if not (data / "ground_truth.json").is_file():
         generate(data, args.images, seed=args.seed, size=1024, progress=True)
-    summary = train(data, args.out, steps=args.steps, batch=args.batch)
+    try:
+        summary = train(data, args.out, steps=args.steps, batch=args.batch)
+    except (ValueError, OSError, KeyError, DeidError) as exc:
+        parser.exit(2, f"textnet_train: error: {data}: {exc}\n")
     summary["seed"] = args.seed
     print(json.dumps(summary, indent=1))
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -55,6 +55,7 @@ def test_a_failed_image_makes_the_exit_code_1(tmp_path):
         (["--threshold", "2"], "threshold must be between 0.0 and 1.0"),
         (["--engine", "spark"], "unknown engine 'spark'"),
         (["--ocr", "easyocr"], "unknown OCR engines"),
+        (["--text-model", "/nonexistent/textnet.onnx"], "text-region model /nonexistent/textnet.onnx not found"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, args, message):

@@ -7,7 +7,7 @@ import pytest
 
 from openmaker.deid import textnet
 
-from tests.deid.conftest import FONT
+from tests.deid.conftest import FONT, PHI_LINES, encode, render
 from tests.deid.test_textlike import _covered, _scan
 
 
@@ -84,6 +84,74 @@ def test_retraining_writes_a_model_that_matches_torch(tmp_path):
     assert summary["steps"] == 3 and summary["images"] == 3 and summary["parameters"] > 10_000
     p = textnet.probabilities(np.zeros((40, 40), np.uint8), model=out)
     assert p.shape == (10, 10)
+    # The pipeline takes the retrained model in place of the shipped one.
+    from openmaker.deid.process import DeidOptions, deidentify_image
+
+    options = DeidOptions(text_model=str(out))
+    result = deidentify_image(encode(render(PHI_LINES)), "scan.png", options)
+    assert result.frames[0].redactions
+
+
+def test_a_model_that_is_not_one_is_refused_up_front(tmp_path):
+    from openmaker.deid.process import DeidOptions
+
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="text-region model .*junk.onnx cannot be run"):
+        DeidOptions(text_model=str(junk))
+    with pytest.raises(ValueError, match="not found"):
+        DeidOptions(text_model=str(tmp_path / "missing.onnx"))
+
+
+def test_a_failing_text_region_detector_fails_the_image_closed(monkeypatch):
+    from openmaker.deid.errors import DetectionError
+    from openmaker.deid.process import deidentify_image
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("onnxruntime: out of memory")
+
+    monkeypatch.setattr(textnet, "unexplained_regions", broken)
+    with pytest.raises(DetectionError, match="text-region detection failed: RuntimeError: onnxruntime: out of memory"):
+        deidentify_image(encode(render(PHI_LINES)), "scan.png")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--images", "1"], "--images must be at least 2"),
+        (["--steps", "0"], "--steps and --batch at least 1"),
+    ],
+)
+def test_training_bad_options_exit_2(capsys, args, message):
+    from openmaker.deid.textnet_train import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_training_refuses_a_folder_that_is_no_dataset(tmp_path, capsys):
+    from openmaker.deid.textnet_train import main
+
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "neither a labelled dataset" in capsys.readouterr().err
+
+
+def test_training_on_a_broken_dataset_is_one_clear_line(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from openmaker.deid.textnet_train import main
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "ground_truth.json").write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")])
+    assert exc.value.code == 2
+    assert "0 labelled image(s): training needs at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_training_refuses_the_held_out_seed(capsys):
