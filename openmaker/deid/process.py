@@ -282,13 +282,25 @@ def _faint_text(
     from openmaker.deid import textlike, textnet
 
     explained = [w.box for line in read if not line.unread for w in line.words]
-    explained += [line.box for line in read if line.unread] + [r.box for r in redactions]
+    explained += [line.box for line in read if line.unread]
+    covered = [r.box for r in redactions]
     try:
-        boxes = textlike.unexplained(textlike.text_regions(frame), explained)
-        boxes += [r.box for r in textnet.unexplained_regions(frame, explained, model=model)]
+        boxes = textlike.unexplained(textlike.text_regions(frame), explained + covered)
+        boxes += [r.box for r in textnet.unexplained_regions(frame, explained, model=model, covered=covered)]
     except Exception as exc:
         raise DetectionError(f"text-region detection failed: {type(exc).__name__}: {exc}") from exc
-    return [Redaction("ID", UNREAD_SCORE, pad_box(box, width, height)) for box in boxes]
+    return [Redaction("ID", UNREAD_SCORE, pad_box(_taller(box), width, height)) for box in boxes]
+
+
+#: Extra height, each side, of a text region found without reading it, as a fraction of its height:
+#: both detectors find rows on a coarse grid and can stop short of the tallest glyphs.
+FAINT_PAD_Y = 0.12
+
+
+def _taller(box):
+    x0, y0, x1, y1 = box
+    grow = FAINT_PAD_Y * (y1 - y0)
+    return (x0, y0 - grow, x1, y1 + grow)
 
 
 _tesseract_detector = None

@@ -22,6 +22,8 @@ from openmaker.deid.ocr import Line, Word
 PAD_X = 0.25
 PAD_Y = 0.1
 PAD_MIN = 3
+#: A time read without its minutes ("13:") is redacted this many of its heights further right.
+DANGLING_MINUTES = 1.2
 #: Pixels the sideways padding may still reach into a kept word of the same line.
 SIDE_OVERLAP = 2
 
@@ -43,16 +45,61 @@ class Redaction:
         }
 
 
+#: Two OCR lines on one row are one run of text when the gap between them is at most this many
+#: line heights (a word space is about 0.3): RapidOCR sometimes cuts a phrase in two ("20 Mar" |
+#: "2010 07:28"), and the halves must reach the PHI detector together.
+JOIN_GAP = 0.8
+
+
+def _same_run(a: Line, b: Line) -> bool:
+    """Does ``b`` continue ``a`` on the same row, just to its right?"""
+    ha, hb = a.box[3] - a.box[1], b.box[3] - b.box[1]
+    h = min(ha, hb)
+    if h <= 0 or max(ha, hb) > 1.8 * h:
+        return False
+    overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    gap = b.box[0] - a.box[2]
+    return overlap >= 0.6 * h and -0.8 * h <= gap <= JOIN_GAP * h and b.box[2] > a.box[2]
+
+
+def text_rows(lines: list[Line]) -> list[list[Line]]:
+    """The read lines chained into runs of text: each run's lines in reading order, runs in
+    the order of their first line. A line continues at most one other, the nearest."""
+    read = [line for line in lines if not line.unread and line.words]
+    after: dict[int, int] = {}
+    taken: set[int] = set()
+    for i, a in enumerate(read):
+        nexts = [j for j, b in enumerate(read) if j != i and j not in taken and _same_run(a, b)]
+        if nexts:
+            j = min(nexts, key=lambda j: read[j].box[0])
+            after[i] = j
+            taken.add(j)
+    rows = []
+    for i in range(len(read)):
+        if i in taken:
+            continue
+        row, k, seen = [read[i]], i, {i}
+        while k in after and after[k] not in seen:
+            k = after[k]
+            seen.add(k)
+            row.append(read[k])
+        rows.append(row)
+    return rows
+
+
 def ocr_text(lines: list[Line]) -> tuple[str, list[tuple[int, int, Word]]]:
-    """The text the PHI detector reads, and ``(begin, end, word)`` for every word in it (in line order)."""
+    """The text the PHI detector reads, and ``(begin, end, word)`` for every word in it (in line order).
+
+    Lines that continue each other on one row (:func:`text_rows`) are one line of the text.
+    """
     parts: list[str] = []
     spans: list[tuple[int, int, Word]] = []
     pos = 0
-    for i, line in enumerate(line for line in lines if not line.unread):
+    for i, row in enumerate(text_rows(lines)):
         if i:
             parts.append("\n")
             pos += 1
-        for j, word in enumerate(line.words):
+        for j, word in enumerate(w for line in row for w in line.words):
             if j:
                 parts.append(" ")
                 pos += 1
@@ -97,6 +144,9 @@ def redactions_for(
         x1 = max(h[2].box[2] for h in run)
         y1 = max(h[2].box[3] for h in run)
         best = max((h[3] for h in run), key=lambda e: float(e["Score"]))
+        if run[-1][3]["Type"] == "DATE" and run[-1][2].text.endswith(":"):
+            # "13:" - a time whose minutes the OCR could not read: they follow, too faint or cut
+            x1 += DANGLING_MINUTES * (y1 - y0)
         box = _spare(pad_box((x0, y0, x1, y1), width, height), (x0, y0, x1, y1), kept_words)
         if box[2] > box[0] and box[3] > box[1]:
             out.append(Redaction(best["Type"], float(best["Score"]), box))

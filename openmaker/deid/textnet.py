@@ -119,8 +119,9 @@ def unexplained_regions(
     explained: list[tuple[float, float, float, float]],
     threshold: float = THRESHOLD,
     model: Path | None = None,
+    covered: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
 ) -> list[TextRegion]:
-    """Text the network finds in ``frame`` that no box of ``explained`` accounts for.
+    """Text the network finds in ``frame`` that no box of ``explained`` or ``covered`` accounts for.
 
     ``explained``: boxes of words the OCR read (what it read, the PHI detector
     has decided on) and of redactions already made. Each takes its cells out
@@ -131,6 +132,11 @@ def unexplained_regions(
     just under a read one must stay); a box much taller than a line of text
     (the detector's outline of an ultrasound sector) explains nothing. What
     is left is split into rows of glyphs.
+
+    ``covered``: boxes already redacted (padded already). They take out only
+    the columns of cells whose centres they cover (the end of a word the OCR
+    cut short, "13:" of "13:55", sits just past such a box and must stay),
+    and rows as ``explained`` boxes do.
     """
     h, w = frame.shape[:2]
     prob = probabilities(frame, model)
@@ -145,6 +151,13 @@ def unexplained_regions(
         # Rows: the cells mostly inside the box (a line's last row of cells may hold the next line's top).
         r0, r1 = max(int(round((y0 - py) / STRIDE)), 0), min(int(round((y1 + py) / STRIDE)), gh)
         mask[r0:r1, c0:c1] = False
+    for x0, y0, x1, y1 in covered:
+        bh = y1 - y0
+        if 0 < bh <= MAX_EXPLAIN_HEIGHT:
+            py = EXPLAIN_PAD_Y * bh
+            c0, c1 = max(int(round(x0 / STRIDE)), 0), min(int(round(x1 / STRIDE)), gw)
+            r0, r1 = max(int(round((y0 - py) / STRIDE)), 0), min(int(round((y1 + py) / STRIDE)), gh)
+            mask[r0:r1, c0:c1] = False
     return _regions(mask, (h, w), prob)
 
 

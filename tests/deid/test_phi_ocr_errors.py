@@ -473,3 +473,44 @@ def test_split_name_and_unit_words():
     assert unit_head(text, 0, text.index("Maryport")) == text.index("Suite")
     text = "be Suite, Maryport, NE 56003"  # no number: left as it is
     assert unit_head(text, 0, text.index("Maryport")) == text.index("Maryport")
+
+
+# --------------------------------------------------------------------- a fourth round (seeds 11, 12)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("FRY\u039bJ0HN\u039bU", [("FRY\u039bJ0HN\u039bU", "NAME")]),  # the caret read as Greek capital lambda
+        ("0p:FF", [("FF", "NAME")]),  # "Op:" with its O read as a zero
+        ("0p: YK", [("YK", "NAME")]),
+        ("Sono. CZN", [("CZN", "NAME")]),  # the caption's colon read as a full stop
+        ("Tedh:RU", [("RU", "NAME")]),  # "Tech:" with one letter misread
+        ("Jones, Brandon 0.", [("Jones, Brandon", "NAME"), ("0", "NAME")]),  # middle initial O read as 0
+        ("10/29/23 2251", [("10/29/23", "DATE"), ("2251", "DATE")]),  # a 24-hour time without its colon
+        ("ACC109", [("ACC109", "ID")]),  # an accession number the OCR cut short
+        ("Acc# ACC24", [("ACC24", "ID")]),
+        ("MRN#4521", [("MRN#4521", "ID")]),
+        ("12/01/2020 1024x768", [("12/01/2020", "DATE")]),  # four digits glued to more: a size, no time
+        ("12/01/2020 2500", [("12/01/2020", "DATE")]),  # no valid hour and minute
+    ],
+)
+def test_fourth_round_misreads_are_found(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Op. PA",  # a dotted caption before a technical word: no initials
+        "Tech. MRI Head",
+        "Rate: 60",  # one letter from "Date" but no name caption
+        "Gain: LOW",
+        "Mode: CDI",
+        "ACC1",  # one digit is no id
+        "ACCEL3",
+        "7.5 \u039cHz",  # Greek look-alikes read as the Latin technical word they are
+    ],
+)
+def test_fourth_round_lookalikes_stay(text):
+    assert _found(text) == []

@@ -98,3 +98,42 @@ def test_sideways_padding_reaches_a_pixel_or_two_into_a_kept_word_of_the_line():
     text, spans = ocr_text(lines)
     (redaction,) = redactions_for([_entity(text, 5, 7, type_="AGE")], spans, 400, 100, threshold=0.0)
     assert redaction.box[0] == 150  # two pixels into the label's box, no further
+
+
+def _line(text, box):
+    x0, y0, x1, y1 = box
+    words, x = [], x0
+    step = (x1 - x0) / max(len(text.split()), 1)
+    for w in text.split():
+        words.append(Word(w, 99, (x, y0, x + step - 4, y1)))
+        x += step
+    return Line(text, 99, box, [], words)
+
+
+def test_lines_continuing_each_other_on_a_row_are_one_text_line():
+    # RapidOCR cut "20 Mar 2010 07:28" in two; a column far to the right and a line below stay apart.
+    lines = [
+        _line("2010 07:28", (111, 40, 200, 60)),
+        _line("20 Mar", (60, 41, 116, 60)),
+        _line("kVp 120", (400, 40, 480, 60)),
+        _line("DOE", (60, 70, 100, 90)),
+    ]
+    text, spans = ocr_text(lines)
+    assert text == "20 Mar 2010 07:28\nkVp 120\nDOE"
+    assert [text[b:e] for b, e, _ in spans] == ["20", "Mar", "2010", "07:28", "kVp", "120", "DOE"]
+
+
+def test_lines_of_different_sizes_or_rows_are_not_joined():
+    big = _line("SMITH", (10, 10, 100, 50))
+    small = _line("kVp", (102, 30, 130, 40))  # a fifth of the height
+    below = _line("JOHN", (101, 35, 160, 75))  # half a line lower
+    assert ocr_text([big, small])[0] == "SMITH\nkVp"
+    assert ocr_text([big, below])[0] == "SMITH\nJOHN"
+
+
+def test_a_time_read_without_its_minutes_is_redacted_past_its_colon():
+    word = Word("13:", 99, (250, 55, 280, 80))
+    text, spans = ocr_text([Line("13:", 99, word.box, [], [word])])
+    date = redactions_for([_entity(text, 0, 3, type_="DATE")], spans, 800, 600, 0.0)[0]
+    other = redactions_for([_entity(text, 0, 3, type_="ID")], spans, 800, 600, 0.0)[0]
+    assert date.box[2] >= 280 + 1.2 * 25 and other.box[2] < 280 + 25

@@ -161,3 +161,18 @@ def test_training_refuses_the_held_out_seed(capsys):
         main(["--seed", "20261124"])
     assert exc.value.code == 2
     assert "held-out" in capsys.readouterr().err
+
+
+def test_a_redacted_box_explains_only_the_cells_it_covers():
+    frame, box = _scan("SMITH, JOHN 0012345", delta=40.0)
+    x0, y0, x1, y1 = box
+    mid = (x0 + x1) // 2
+    half = (x0 - 3, y0 - 3, mid, y1 + 3)  # a redaction over the first half of the line
+    # As a read word it would explain glyphs beyond its end (its box may stop short of them) ...
+    loose = textnet.unexplained_regions(frame, [half])
+    # ... as a redaction it takes only its own cells: the rest of the line stays to be redacted.
+    tight = textnet.unexplained_regions(frame, [], covered=[half])
+    assert min(r.box[0] for r in tight) <= mid + 4
+    assert _covered([r.box for r in tight], (mid + 4, y0, x1, y1)) > 0.6
+    assert _covered([r.box for r in tight], (x0 + 4, y0, mid - 4, y1)) == 0.0
+    assert sum(r.box[2] - r.box[0] for r in tight) > sum(r.box[2] - r.box[0] for r in loose)

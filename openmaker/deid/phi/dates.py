@@ -100,6 +100,8 @@ _ANCHORED_CLOCK = re.compile(
 # An hour whose minutes the image border or OCR cut off, ending the line after a date: "03/29/2021 13:".
 # A minute digit may be left of a two-digit hour ("13:2"); "3:1" is a ratio.
 _DANGLING_HOUR = re.compile(r"(?:(?P<h>[01]\d|2[0-3]):\d?|(?P<h1>\d):)(?=[ ]*(?:\n|$))")
+# Four digits right after a date, its hour and minute valid, nothing glued after: a time ("2251").
+_MILITARY_TIME = re.compile(r"(?P<h>[01]\d|2[0-3])(?P<m>[0-5]\d)(?![\w:./-])")
 _AFTER_DATE = re.compile(r",?[ ]{1,3}")
 # Captions of a time of day: "Time:", "Study Time:", "Acq Time:"; not "Scan Time:" or "Echo
 # Time:" (durations): a word before "Time" must be one of these.
@@ -278,7 +280,8 @@ def _anchored_times(text: str) -> list[TimeHit]:
     """Times of day that only their place shows: right after a date or a "Time:" caption.
 
     OCR errors handled there: a one-digit hour, which alone could be a ratio ("9:22"); an AM/PM
-    letter-spaced or misread ("9:22 A M", "9:22 A V", "9:22AV", "9:22 PN"); minutes cut off at the
+    letter-spaced or misread ("9:22 A M", "9:22 A V", "9:22AV", "9:22 PN"); the colon lost ("2251"),
+    only after a date; minutes cut off at the
     end of the line ("03/29/2021 13:", hour kept, minute -1). A meridiem after an hour over 12 is
     no meridiem ("13:45 PN" keeps "13:45")."""
     hits = []
@@ -293,6 +296,10 @@ def _anchored_times(text: str) -> list[TimeHit]:
                 h = h % 12 + (12 if ap.lower() == "p" else 0)
             s = m.group("s")
             hits.append(TimeHit(at, end, h, int(m.group("m")), int(s) if s else None, bool(ap), True))
+            continue
+        m = _MILITARY_TIME.match(text, at)
+        if m:  # "10/29/23 2251": a 24-hour time with its colon lost
+            hits.append(TimeHit(at, m.end(), int(m.group("h")), int(m.group("m")), None, False, True))
             continue
         m = _DANGLING_HOUR.match(text, at)
         if m:

@@ -503,7 +503,7 @@ class NameContextRecognizer(Recognizer):
                         nb = doc.neighbour(w, step)
                         if nb is None or (nb.line, nb.pos) in done:
                             continue
-                        if _INITIAL_WORD.fullmatch(nb.text):
+                        if _INITIAL_WORD.fullmatch(nb.text) or (step == 1 and _ZERO_INITIAL.fullmatch(nb.text)):
                             # an initial (maybe already a sex marker: "APRIL F BELL"), and the word beyond it
                             if not taken.word(nb):
                                 add(nb, 0.55)
@@ -570,6 +570,7 @@ class NameContextRecognizer(Recognizer):
 
 
 _INITIAL_WORD = re.compile(r"[A-Z]\.?")
+_ZERO_INITIAL = re.compile(r"0\.")  # a middle initial O read as a zero after a name: "Jones, Brandon 0."
 
 
 # ---------------------------------------------------------------------------- a name line OCR misread

@@ -138,7 +138,7 @@ _DOMAIN = re.compile(
 class IdRecognizer(Recognizer):
     name = "id"
     entity_types = (ID,)
-    description = "Identifiers: digit runs of 5+ (MRN, accession, patient id), alphanumerics with 5+ digits (A20230915-0042, E20202020202), dotted UIDs."
+    description = "Identifiers: digit runs of 5+ (MRN, accession, patient id), alphanumerics with 5+ digits (A20230915-0042, E20202020202), an id caption glued to digits (ACC109, MRN#4521), dotted UIDs."
 
     def analyze(self, doc, context, found):
         spans = []
@@ -146,6 +146,9 @@ class IdRecognizer(Recognizer):
             nxt = doc.neighbour(word, 1)
             unit_follows = nxt is not None and nxt.core()[0].lower() in UNIT_WORDS
             for text, b, e in split_parts(word, ",;:"):
+                if _CAPTIONED_ID.fullmatch(text):
+                    spans.append(Span(b, e, ID, 0.8, self.name))  # "ACC109": the rest cut off or unread
+                    continue
                 if is_technical(text) or (unit_follows and text.replace(".", "").isdigit()):
                     continue
                 digits = sum(ch.isdigit() for ch in text)
@@ -186,6 +189,8 @@ class IdRecognizer(Recognizer):
         return spans
 
 
+# An id caption glued to its value, however short the OCR read it: "ACC109", "MRN#4521", "PID0042".
+_CAPTIONED_ID = re.compile(r"(?i)(?:acc|accn|acct|mrn|pid)#?\d{2,}[A-Z]?")
 _SPLIT_ID_PREFIX = re.compile(r"[A-Z]{2,5}")
 _SPLIT_ID_HEAD = re.compile(r"[A-Z]{2,5}-")
 _SPLIT_ID_DIGITS = re.compile(r"\d{5,}")
@@ -502,6 +507,8 @@ _label(ADDRESS, True, "institution", "hospital", "facility", "site", "location",
 _label(PHONE_OR_FAX, True, "tel", "phone", "ph", "fax", "mobile", "cell", "pager", "telephone")
 _label(PROFESSION, True, "occupation", "profession", "employer", "job")
 
+_NAME_CAPTIONS = [k for k, (t, _) in _LABELS.items() if t == NAME and len(k) == 1 and len(k[0]) >= 4]
+
 #: Every word used in a field label ("dob", "mrn", "patient", ...), lower case.
 LABEL_WORDS: frozenset[str] = frozenset(w for k in _LABELS for w in k)
 _MAX_LABEL = max(len(k) for k in _LABELS)
@@ -530,7 +537,9 @@ def _name_like(word: Word) -> bool:
 
 
 def _norm_label_word(text: str) -> str:
-    return text.lower().rstrip(":#.").rstrip(":")
+    low = text.lower().rstrip(":#.").rstrip(":")
+    # a caption's first letter read as a digit: "0p:" is "Op:"
+    return "o" + low[1:] if low[:1] == "0" and low[1:2].isalpha() else low
 
 
 def label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
@@ -554,11 +563,16 @@ def label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
             nxt = line[word.pos + n] if word.pos + n < len(line) else None
             if not colon and nxt is not None and nxt.text in (":", "#", ":#"):
                 colon = True
-            if needs_colon and not colon:
+            if needs_colon and not colon and not _dotted_initials_caption(type_, words[-1], nxt):
                 continue
             best = (type_, n, colon, inner)
             break
     return best
+
+
+def _dotted_initials_caption(type_: str, last: str, nxt: Word | None) -> bool:
+    """A name caption whose colon OCR read as a dot, before initials: "Sono. CZN", "Op. YK"."""
+    return type_ == NAME and last.endswith(".") and nxt is not None and re.fullmatch(r"[A-Z]{2,3}", nxt.text) is not None
 
 
 # A caption whose first letters the image border cut off: "ge: 28" is "Age: 28", "ex: F" is
@@ -639,6 +653,26 @@ def clipped_label_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | 
     return None
 
 
+def _one_substitution(a: str, b: str) -> bool:
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
+
+
+def misread_name_caption_at(doc: Document, word: Word) -> tuple[str, int, bool, str] | None:
+    """A one-word name caption with one letter misread, its colon kept, before initials or a
+    capitalised word: "Tedh:RU", "Sonc: AB" (as :func:`label_at` gives it). Captions of 4+ letters
+    only, and never a word that is a caption or a technical term itself."""
+    head, colon, inner = word.text.partition(":")
+    low = head.lower()
+    if not colon or len(low) < 4 or not low.isalpha() or (low,) in _LABELS or is_technical(head):
+        return None
+    if not any(_one_substitution(low, key[0]) for key in _NAME_CAPTIONS):
+        return None
+    value = inner if inner else (nxt.text if (nxt := doc.neighbour(word, 1)) is not None else "")
+    if not re.fullmatch(r"[A-Z]{2,3}|[A-Z][A-Za-z'-]+,?", value):
+        return None
+    return NAME, 1, True, inner
+
+
 def _is_label_start(doc: Document, word: Word) -> bool:
     """Does a field label start at ``word``? Without a colon only when what follows looks
     like the label's value ("MRN 123"; but "Insurance risk surveyor" is a value itself)."""
@@ -670,7 +704,7 @@ class LabelledFieldRecognizer(Recognizer):
             i = 0
             while i < len(line):
                 word = line[i]
-                hit = label_at(doc, word) or clipped_label_at(doc, word)
+                hit = label_at(doc, word) or clipped_label_at(doc, word) or misread_name_caption_at(doc, word)
                 if hit is None:
                     i += 1
                     continue
