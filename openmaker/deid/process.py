@@ -17,7 +17,16 @@ import numpy as np
 from openmaker.deid.errors import DeidError, DetectionError
 from openmaker.deid.images import LoadedImage, load_image
 from openmaker.deid.ocr import Line, TextDetector, detect_text_response, shared_detector
-from openmaker.deid.redact import Redaction, draw, encode_png, ocr_text, pad_box, parse_color, redactions_for
+from openmaker.deid.redact import (
+    Redaction,
+    draw,
+    encode_png,
+    join_row_neighbours,
+    ocr_text,
+    pad_box,
+    parse_color,
+    redactions_for,
+)
 
 MODES = ("default", "strict")
 ENGINES = ("rapidocr", "tesseract")
@@ -265,6 +274,7 @@ def _redact_frame(
         t0 = time.perf_counter()
         redactions += _faint_text(frame, read, redactions, width, height, options.text_model)
         timings["faint"] = timings.get("faint", 0.0) + time.perf_counter() - t0
+    redactions = join_row_neighbours(redactions)
     result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
     if options.verify:
         _verify(result, frame, views, options, detector, context, timings)

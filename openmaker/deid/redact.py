@@ -153,6 +153,43 @@ def redactions_for(
     return out
 
 
+#: Two redactions on one row this close (in heights of the lower one) become one box: what lies
+#: between them is the edge of a glyph that neither reached (faint text is found in pieces).
+ROW_GAP = 0.8
+
+
+def _row_neighbours(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    ha, hb = a[3] - a[1], b[3] - b[1]
+    h = min(ha, hb)
+    if h <= 0 or max(ha, hb) > 2.5 * h:
+        return False
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    gap = max(a[0], b[0]) - min(a[2], b[2])
+    return overlap >= 0.5 * h and gap <= ROW_GAP * h
+
+
+def join_row_neighbours(redactions: list[Redaction]) -> list[Redaction]:
+    """``redactions`` with boxes close together on one row merged into their union (the more
+    certain one's type and score), until no two are; other boxes unchanged, in order."""
+    out = list(redactions)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                if a.box != b.box and _row_neighbours(a.box, b.box):
+                    best = a if a.score >= b.score else b
+                    box = (min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]), max(a.box[3], b.box[3]))
+                    out[i] = Redaction(best.type, best.score, box)
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return out
+
+
 def _spare(box, core, kept_words) -> tuple[int, int, int, int]:
     """Pull the padding back where it would reach into a word that is kept (tight annotation lines)."""
     x0, y0, x1, y1 = box

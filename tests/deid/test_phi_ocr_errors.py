@@ -491,6 +491,7 @@ def test_split_name_and_unit_words():
         ("ACC109", [("ACC109", "ID")]),  # an accession number the OCR cut short
         ("Acc# ACC24", [("ACC24", "ID")]),
         ("MRN#4521", [("MRN#4521", "ID")]),
+        ("2005/11/2306:14", [("2005/11/2306:14", "DATE")]),  # date and time glued, the space lost
         ("12/01/2020 1024x768", [("12/01/2020", "DATE")]),  # four digits glued to more: a size, no time
         ("12/01/2020 2500", [("12/01/2020", "DATE")]),  # no valid hour and minute
     ],

@@ -137,3 +137,20 @@ def test_a_time_read_without_its_minutes_is_redacted_past_its_colon():
     date = redactions_for([_entity(text, 0, 3, type_="DATE")], spans, 800, 600, 0.0)[0]
     other = redactions_for([_entity(text, 0, 3, type_="ID")], spans, 800, 600, 0.0)[0]
     assert date.box[2] >= 280 + 1.2 * 25 and other.box[2] < 280 + 25
+
+
+def test_redactions_close_on_a_row_become_one_box():
+    from openmaker.deid.redact import Redaction, join_row_neighbours
+
+    a = Redaction("ADDRESS", 0.9, (100, 10, 200, 30))
+    b = Redaction("ID", 0.5, (210, 8, 260, 28))  # 10 px further on: a glyph edge between them
+    far = Redaction("ID", 0.5, (400, 10, 450, 30))  # a column away
+    below = Redaction("DATE", 0.9, (100, 40, 200, 60))  # the next line
+    out = join_row_neighbours([a, b, far, below])
+    assert [(r.type, r.box) for r in out] == [
+        ("ADDRESS", (100, 8, 260, 30)),
+        ("ID", (400, 10, 450, 30)),
+        ("DATE", (100, 40, 200, 60)),
+    ]
+    tall = Redaction("ID", 0.5, (205, 0, 260, 90))  # a box of another size is no neighbour
+    assert len(join_row_neighbours([a, tall])) == 2

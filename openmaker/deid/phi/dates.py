@@ -86,6 +86,12 @@ _TIME_GLUED = re.compile(
     r"(?<![\s:(\[]\d)(?<!^\d)\d:[0-5]\d(?::\d{2,3})?[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
     r"|(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d:\d{3}[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
 )
+# A numeric date OCR glued to the 24-hour time after it, the space lost: "2005/11/2306:14",
+# "11.23.200506:14:02" (a year of four digits on the side that touches the time, or a day after it).
+_DATE_TIME_GLUED = re.compile(
+    r"(?<![\d/.:-])(?:(?:19|20)\d\d(?P<s1>[-/.])[01]?\d(?P=s1)[0-3]\d|[0-3]?\d(?P<s2>[-/.])[0-3]?\d(?P=s2)(?:19|20)\d\d)"
+    r"(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?![\d:])"
+)
 # A time OCR glued to the year before it with a colon: "20 Mar 2013:12:13", "2013:12:13:05".
 _TIME_AFTER_YEAR = re.compile(
     r"(?<![\d:.])(?:19|20)\d\d:(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?![\d:])"
@@ -251,6 +257,11 @@ def find_times(text: str) -> tuple[TimeHit, ...]:
         if not any(h.begin < m.end() and m.start() < h.end for h in hits):
             s = m.group("s")
             hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(m.group("m")), int(s) if s else None, False))
+    for m in _DATE_TIME_GLUED.finditer(text):
+        # the date and the time as one hit: neither part alone is a date or a time any more
+        hits = [h for h in hits if not (m.start() <= h.begin and h.end <= m.end())]
+        s = m.group("s")
+        hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(m.group("m")), int(s) if s else None, False))
     for m in _TIME_GLUED.finditer(text):
         if not any(h.begin <= m.start() and m.end() <= h.end for h in hits):
             hits.append(TimeHit(m.start(), m.end(), 0, 0, None, True))
