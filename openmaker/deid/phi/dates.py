@@ -60,8 +60,10 @@ _DMY_TEXT = re.compile(
     rf"(?<![A-Za-z\d])(?P<a>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}*(?P<mon>{_MONTH})\.?{_SEP}*(?P<c>\d{{4}}|\d{{2}})(?![\d])",
     re.IGNORECASE,
 )
+# A capitalised month may be glued to a word before it, the space lost: "GilbertMar 16, 2015".
+_MONTH_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?-i:(?=[A-Z][a-z])))"
 _MDY_TEXT = re.compile(
-    rf"(?<![A-Za-z])(?P<mon>{_MONTH})\.?{_SEP}*(?P<a>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}+(?P<c>\d{{4}}|\d{{2}})(?![\d])",
+    rf"{_MONTH_START}(?P<mon>{_MONTH})\.?{_SEP}*(?P<a>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}+(?P<c>\d{{4}}|\d{{2}})(?![\d])",
     re.IGNORECASE,
 )
 _MY_TEXT = re.compile(rf"(?<![A-Za-z])(?P<mon>{_MONTH})\.?{_SEP}*(?P<c>(?:19|20)\d\d)(?![\d])", re.IGNORECASE)
