@@ -492,6 +492,8 @@ def test_split_name_and_unit_words():
         ("Acc# ACC24", [("ACC24", "ID")]),
         ("MRN#4521", [("MRN#4521", "ID")]),
         ("2005/11/2306:14", [("2005/11/2306:14", "DATE")]),  # date and time glued, the space lost
+        ("2011/02/01 958 AM", [("2011/02/01", "DATE"), ("958 AM", "DATE")]),  # colon lost, AM kept
+        ("2011/02/01 1375 AM", [("2011/02/01", "DATE")]),  # no minute 75
         ("GilbertMar 16, 2015", [("Mar 16, 2015", "DATE")]),  # a month glued to the word before it
         ("gammar 16, 2015", []),  # but not the end of a lower-case word
         ("12/01/2020 1024x768", [("12/01/2020", "DATE")]),  # four digits glued to more: a size, no time

@@ -110,6 +110,8 @@ _ANCHORED_CLOCK = re.compile(
 _DANGLING_HOUR = re.compile(r"(?:(?P<h>[01]\d|2[0-3]):\d?|(?P<h1>\d):)(?=[ ]*(?:\n|$))")
 # Four digits right after a date, its hour and minute valid, nothing glued after: a time ("2251").
 _MILITARY_TIME = re.compile(r"(?P<h>[01]\d|2[0-3])(?P<m>[0-5]\d)(?![\w:./-])")
+# Three or four digits and AM/PM right after a date: a time whose colon was lost ("958 AM").
+_HMM_MERIDIEM = re.compile(r"(?P<h>1[0-2]|0?[1-9])(?P<m>[0-5]\d)[ ]?(?P<ap>[AaPp])\.?[Mm]\.?(?![A-Za-z])")
 _AFTER_DATE = re.compile(r",?[ ]{1,3}")
 # Captions of a time of day: "Time:", "Study Time:", "Acq Time:"; not "Scan Time:" or "Echo
 # Time:" (durations): a word before "Time" must be one of these.
@@ -293,7 +295,7 @@ def _anchored_times(text: str) -> list[TimeHit]:
     """Times of day that only their place shows: right after a date or a "Time:" caption.
 
     OCR errors handled there: a one-digit hour, which alone could be a ratio ("9:22"); an AM/PM
-    letter-spaced or misread ("9:22 A M", "9:22 A V", "9:22AV", "9:22 PN"); the colon lost ("2251"),
+    letter-spaced or misread ("9:22 A M", "9:22 A V", "9:22AV", "9:22 PN"); the colon lost ("2251", "958 AM"),
     only after a date; minutes cut off at the
     end of the line ("03/29/2021 13:", hour kept, minute -1). A meridiem after an hour over 12 is
     no meridiem ("13:45 PN" keeps "13:45")."""
@@ -309,6 +311,11 @@ def _anchored_times(text: str) -> list[TimeHit]:
                 h = h % 12 + (12 if ap.lower() == "p" else 0)
             s = m.group("s")
             hits.append(TimeHit(at, end, h, int(m.group("m")), int(s) if s else None, bool(ap), True))
+            continue
+        m = _HMM_MERIDIEM.match(text, at)
+        if m:  # "2011/02/01 958 AM": the colon lost before the minutes
+            h = int(m.group("h")) % 12 + (12 if m.group("ap").lower() == "p" else 0)
+            hits.append(TimeHit(at, m.end(), h, int(m.group("m")), None, True, True))
             continue
         m = _MILITARY_TIME.match(text, at)
         if m:  # "10/29/23 2251": a 24-hour time with its colon lost
