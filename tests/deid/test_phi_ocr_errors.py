@@ -494,7 +494,12 @@ def test_split_name_and_unit_words():
         ("2005/11/2306:14", [("2005/11/2306:14", "DATE")]),  # date and time glued, the space lost
         ("2011/02/01 958 AM", [("2011/02/01", "DATE"), ("958 AM", "DATE")]),  # colon lost, AM kept
         ("2011/02/01 1375 AM", [("2011/02/01", "DATE")]),  # no minute 75
-        ("GilbertMar 16, 2015", [("Mar 16, 2015", "DATE")]),  # a month glued to the word before it
+        ("GilbertMar 16, 2015", [("Mar 16, 2015", "DATE")]),
+        ("2016/1008", [("2016/1008", "DATE")]),  # the second separator lost
+        ("2016/1308", []),  # no month 13
+        ("W00D NATALIE", [("W00D NATALIE", "NAME")]),  # O read as zero in an ALL-CAPS name
+        ("Howell, Ryan\nJ. 471-86-2348", [("Howell, Ryan", "NAME"), ("J", "NAME"), ("471-86-2348", "ID")]),
+        ("Howell, Ryan\nL. kidney", [("Howell, Ryan", "NAME")]),  # a wrapped side marker is no initial  # a month glued to the word before it
         ("gammar 16, 2015", []),  # but not the end of a lower-case word
         ("12/01/2020 1024x768", [("12/01/2020", "DATE")]),  # four digits glued to more: a size, no time
         ("12/01/2020 2500", [("12/01/2020", "DATE")]),  # no valid hour and minute

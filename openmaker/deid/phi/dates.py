@@ -88,6 +88,10 @@ _TIME_GLUED = re.compile(
     r"(?<![\s:(\[]\d)(?<!^\d)\d:[0-5]\d(?::\d{2,3})?[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
     r"|(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d:\d{3}[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
 )
+# A year-first date whose second separator OCR lost: "2016/1008" (month and day both two digits).
+_SEPARATOR_LOST = re.compile(
+    r"(?<![\w/.:-])(?P<y>(?:19|20)\d\d)[/.-](?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?![\w/.:-])"
+)
 # A numeric date OCR glued to the 24-hour time after it, the space lost: "2005/11/2306:14",
 # "11.23.200506:14:02" (a year of four digits on the side that touches the time, or a day after it).
 _DATE_TIME_GLUED = re.compile(
@@ -209,6 +213,8 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
                 readings.add((y, int(a), int(b)))  # M/D/Y
                 readings.add((y, int(b), int(a)))  # D/M/Y
         add(m, readings, "numeric4" if len(c) == 4 or len(a) == 4 else ("numeric2" if m.group("s") != "." else "numeric2dot"))
+    for m in _SEPARATOR_LOST.finditer(text):  # "2016/1008": the second separator lost
+        add(m, {(int(m.group("y")), int(m.group("m")), int(m.group("d")))}, "numeric4")
     # Four-digit years first: in "8. Jan 22. 1940" the date is "Jan 22. 1940", not "8. Jan 22".
     for four_digit_year in (True, False):
         for rx in (_DMY_TEXT, _MDY_TEXT):

@@ -524,7 +524,31 @@ class NameContextRecognizer(Recognizer):
                 break
             spans.extend(new)
             frontier = [s for s in new if s.score >= 0.6] or new  # chain through unknown words too
+        spans.extend(self._wrapped_initials(doc, names + spans, taken))
         return spans
+
+    @staticmethod
+    def _wrapped_initials(doc: Document, names: Sequence[Span], taken: Coverage) -> list[Span]:
+        """A middle initial wrapped onto the next line: "Howell, Ryan" then "J. 471-86-2348". Only an
+        initial with its full stop, first on the line right after a line that ends in a name, and not
+        before a technical word."""
+        out = []
+        for s in names:
+            words = doc.words_overlapping(s.begin, s.end)
+            if not words:
+                continue
+            last = words[-1]
+            if last.pos != len(doc.lines[last.line]) - 1 or last.line + 1 >= len(doc.lines):
+                continue
+            nxt = doc.lines[last.line + 1]
+            after = nxt[1].core()[0] if len(nxt) > 1 else ""
+            if after and any(ch.isalpha() for ch in after) and is_technical(after):
+                continue  # "R. Breast", "L. kidney": a side, not an initial
+            if nxt and _WRAPPED_INITIAL.fullmatch(nxt[0].text) and not taken.word(nxt[0]):
+                core, b, e = nxt[0].core()
+                if all(not (sp.begin <= b < sp.end) for sp in out):
+                    out.append(Span(b, e, NAME, 0.55, NameContextRecognizer.name))
+        return out
 
     @staticmethod
     def _accept(doc: Document, nb: Word, step: int, seed: Span) -> float:
@@ -570,6 +594,7 @@ class NameContextRecognizer(Recognizer):
 
 
 _INITIAL_WORD = re.compile(r"[A-Z]\.?")
+_WRAPPED_INITIAL = re.compile(r"[A-Z]\.")
 _ZERO_INITIAL = re.compile(r"0\.")  # a middle initial O read as a zero after a name: "Jones, Brandon 0."
 
 
