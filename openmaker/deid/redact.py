@@ -173,10 +173,12 @@ def join_row_neighbours(redactions: list[Redaction]) -> list[Redaction]:
     certain one's type and score), until no two are; other boxes unchanged, in order."""
     out = list(redactions)
     merged = True
-    while merged:
+    while merged:  # a union can reach a box it did not reach before: pass again until none does
         merged = False
-        for i in range(len(out)):
-            for j in range(i + 1, len(out)):
+        i = 0
+        while i < len(out):
+            j = i + 1
+            while j < len(out):
                 a, b = out[i], out[j]
                 if a.box != b.box and _row_neighbours(a.box, b.box):
                     best = a if a.score >= b.score else b
@@ -184,9 +186,9 @@ def join_row_neighbours(redactions: list[Redaction]) -> list[Redaction]:
                     out[i] = Redaction(best.type, best.score, box)
                     del out[j]
                     merged = True
-                    break
-            if merged:
-                break
+                else:
+                    j += 1
+            i += 1
     return out
 
 

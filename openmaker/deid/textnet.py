@@ -27,6 +27,7 @@ frame on one core, input included.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -119,12 +120,12 @@ def unexplained_regions(
     explained: list[tuple[float, float, float, float]],
     threshold: float = THRESHOLD,
     model: Path | None = None,
-    covered: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
+    covered: Sequence[tuple[float, float, float, float]] = (),
 ) -> list[TextRegion]:
     """Text the network finds in ``frame`` that no box of ``explained`` or ``covered`` accounts for.
 
     ``explained``: boxes of words the OCR read (what it read, the PHI detector
-    has decided on) and of redactions already made. Each takes its cells out
+    has decided on). Each takes its cells out
     of the text mask, widened by ``EXPLAIN_PAD`` of its height left and right
     and a little up and down (the network marks the cells a glyph touches, an
     OCR box can stop short of them) but ``EXPLAIN_PAD_Y`` less than its box
@@ -146,19 +147,21 @@ def unexplained_regions(
         bh = y1 - y0
         if bh <= 0 or bh > MAX_EXPLAIN_HEIGHT:
             continue
-        px, py = EXPLAIN_PAD * bh, EXPLAIN_PAD_Y * bh
+        px = EXPLAIN_PAD * bh
         c0, c1 = max(int((x0 - px) // STRIDE), 0), min(int(-(-(x1 + px) // STRIDE)), gw)
-        # Rows: the cells mostly inside the box (a line's last row of cells may hold the next line's top).
-        r0, r1 = max(int(round((y0 - py) / STRIDE)), 0), min(int(round((y1 + py) / STRIDE)), gh)
-        mask[r0:r1, c0:c1] = False
+        mask[_rows(y0, y1, gh), c0:c1] = False
     for x0, y0, x1, y1 in covered:
-        bh = y1 - y0
-        if 0 < bh <= MAX_EXPLAIN_HEIGHT:
-            py = EXPLAIN_PAD_Y * bh
+        if 0 < y1 - y0 <= MAX_EXPLAIN_HEIGHT:
             c0, c1 = max(int(round(x0 / STRIDE)), 0), min(int(round(x1 / STRIDE)), gw)
-            r0, r1 = max(int(round((y0 - py) / STRIDE)), 0), min(int(round((y1 + py) / STRIDE)), gh)
-            mask[r0:r1, c0:c1] = False
+            mask[_rows(y0, y1, gh), c0:c1] = False
     return _regions(mask, (h, w), prob)
+
+
+def _rows(y0: float, y1: float, grid_height: int) -> slice:
+    """The grid rows a box explains: the cells mostly inside it, ``EXPLAIN_PAD_Y`` of its height
+    less (a line's last row of cells may hold the next line's top)."""
+    py = EXPLAIN_PAD_Y * (y1 - y0)
+    return slice(max(int(round((y0 - py) / STRIDE)), 0), min(int(round((y1 + py) / STRIDE)), grid_height))
 
 
 def _regions(mask: np.ndarray, shape: tuple[int, int], prob: np.ndarray | None = None) -> list[TextRegion]:
