@@ -13,6 +13,8 @@ miss text that touches the image border.
 
 from __future__ import annotations
 
+import re
+
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +249,7 @@ def _lines(result, offset: int, width: int, height: int) -> list[Line]:
             # Word boxes that do not spell the line are not trusted: place words by character count.
             words = _split_line(text, box, confidence)
         words = _join_spaced_letters([Word(_normalise(w.text), w.confidence, w.box) for w in words])
+        words = [part for w in words for part in _split_glued_bracket(w)]
         words = [w for w in words if w.text]
         if words:
             lines.append(Line(" ".join(w.text for w in words), confidence, box, polygon, words))
@@ -299,6 +302,17 @@ def _merge(words: list[Word]) -> Word:
         min(w.confidence for w in words),
         (min(w.box[0] for w in words), min(w.box[1] for w in words), max(w.box[2] for w in words), max(w.box[3] for w in words)),
     )
+
+
+_GLUED_BRACKET = re.compile(r"(\[[^\]\s]{1,6}\]|\([^)\s]{1,6}\))(?=[A-Za-z])")
+
+
+def _split_glued_bracket(word: Word) -> list[Word]:
+    """A bracketed marker OCR glued to the word after it, split off: "[M]Age:" is "[M]" "Age:"."""
+    m = _GLUED_BRACKET.match(word.text)
+    if m is None:
+        return [word]
+    return _split_line(m.group(1) + " " + word.text[m.end() :], word.box, word.confidence)
 
 
 def _split_spaces(token: str, box) -> list[tuple[str, tuple[float, float, float, float]]]:

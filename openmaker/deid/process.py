@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from openmaker.deid.blocks import block_entities, reading_rows
 from openmaker.deid.errors import DeidError, DetectionError
 from openmaker.deid.images import LoadedImage, load_image
 from openmaker.deid.ocr import Line, TextDetector, detect_text_response, shared_detector
@@ -21,11 +22,13 @@ from openmaker.deid.redact import (
     Redaction,
     draw,
     encode_png,
+    extra_entity,
     join_row_neighbours,
     ocr_text,
     pad_box,
     parse_color,
     redactions_for,
+    with_entities,
 )
 
 MODES = ("default", "strict")
@@ -159,6 +162,7 @@ def find_phi(
     """
     text, spans = ocr_text(lines)
     phi = _detect_phi(text, options, context)
+    phi["Entities"] = block_entities(phi["Entities"], reading_rows(lines), spans, text)
     max_height = max(64.0, 0.1 * height)
     if unreadable:
         phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max_height)
@@ -219,19 +223,8 @@ def _with_unreadable(entities: list[dict], lines: list[Line], spans, text: str, 
         trusted_technical = is_technical(word.text) and (not garbled_line or word.confidence >= 90.0)
         if not unreadable or trusted_technical or any(b < end and begin < e for b, e in taken):
             continue
-        extra.append(
-            {
-                "Id": 0, "BeginOffset": begin, "EndOffset": end, "Score": 0.5, "Text": text[begin:end],
-                "Category": "PROTECTED_HEALTH_INFORMATION", "Type": "ID",
-                "Traits": [{"Name": "LOW_CONFIDENCE", "Score": 0.5}],
-            }
-        )  # fmt: skip
-    if not extra:
-        return entities
-    merged = sorted(entities + extra, key=lambda e: e["BeginOffset"])
-    for i, entity in enumerate(merged):
-        entity["Id"] = i
-    return merged
+        extra.append(extra_entity(begin, end, text, "ID", 0.5, low_confidence=True))
+    return with_entities(entities, extra)
 
 
 def enhanced(frame: np.ndarray) -> np.ndarray:

@@ -90,12 +90,15 @@ def text_rows(lines: list[Line]) -> list[list[Line]]:
 def ocr_text(lines: list[Line]) -> tuple[str, list[tuple[int, int, Word]]]:
     """The text the PHI detector reads, and ``(begin, end, word)`` for every word in it (in line order).
 
-    Lines that continue each other on one row (:func:`text_rows`) are one line of the text.
+    Lines that continue each other on one row (:func:`text_rows`) are one line of the text, and
+    rows come block by block (:func:`openmaker.deid.blocks.reading_rows`).
     """
+    from openmaker.deid.blocks import reading_rows
+
     parts: list[str] = []
     spans: list[tuple[int, int, Word]] = []
     pos = 0
-    for i, row in enumerate(text_rows(lines)):
+    for i, row in enumerate(reading_rows(lines)):
         if i:
             parts.append("\n")
             pos += 1
@@ -107,6 +110,25 @@ def ocr_text(lines: list[Line]) -> tuple[str, list[tuple[int, int, Word]]]:
             spans.append((pos, pos + len(word.text), word))
             pos += len(word.text)
     return "".join(parts), spans
+
+
+def extra_entity(begin: int, end: int, text: str, type_: str, score: float, low_confidence: bool = False) -> dict:
+    """A ``DetectPHI`` entity for ``text[begin:end]`` found by the image pipeline (not the text detector)."""
+    traits = [{"Name": "LOW_CONFIDENCE", "Score": score}] if low_confidence else []
+    return {
+        "Id": 0, "BeginOffset": begin, "EndOffset": end, "Score": score, "Text": text[begin:end],
+        "Category": "PROTECTED_HEALTH_INFORMATION", "Type": type_, "Traits": traits,
+    }  # fmt: skip
+
+
+def with_entities(entities: list[dict], extra: list[dict]) -> list[dict]:
+    """``entities`` and ``extra`` in offset order, numbered again (``Id``)."""
+    if not extra:
+        return entities
+    merged = sorted(entities + extra, key=lambda e: e["BeginOffset"])
+    for i, entity in enumerate(merged):
+        entity["Id"] = i
+    return merged
 
 
 def pad_box(box, width: int, height: int) -> tuple[int, int, int, int]:

@@ -81,3 +81,13 @@ def test_detect_text_response_has_rekognitions_shape(detector):
         assert 0 <= d["Confidence"] <= 100
     assert all(w["ParentId"] in ids for w in words)
     assert lines[0]["DetectedText"] == "JANE ROE"
+
+
+def test_a_bracketed_marker_glued_to_the_next_word_is_split_off():
+    from openmaker.deid.ocr import Word, _split_glued_bracket
+
+    first, second = _split_glued_bracket(Word("[M]Age:", 90.0, (0.0, 0.0, 80.0, 10.0)))
+    assert (first.text, second.text) == ("[M]", "Age:")
+    assert first.box[0] == 0.0 and first.box[2] < second.box[0] and second.box[2] == 80.0
+    for text in ("[M]", "f(x)", "(120)", "[M]:"):  # nothing glued after it, or no word
+        assert [w.text for w in _split_glued_bracket(Word(text, 90.0, (0.0, 0.0, 40.0, 10.0)))] == [text]

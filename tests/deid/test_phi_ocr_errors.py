@@ -499,7 +499,7 @@ def test_split_name_and_unit_words():
         ("2016/1308", []),  # no month 13
         ("W00D NATALIE", [("W00D NATALIE", "NAME")]),  # O read as zero in an ALL-CAPS name
         ("Howell, Ryan\nJ. 471-86-2348", [("Howell, Ryan", "NAME"), ("J", "NAME"), ("471-86-2348", "ID")]),
-        ("Howell, Ryan\nL. kidney", [("Howell, Ryan", "NAME")]),  # a wrapped side marker is no initial  # a month glued to the word before it
+        ("Howell, Ryan\nL. kidney", [("Howell, Ryan", "NAME")]),  # a wrapped side marker is no initial
         ("gammar 16, 2015", []),  # but not the end of a lower-case word
         ("12/01/2020 1024x768", [("12/01/2020", "DATE")]),  # four digits glued to more: a size, no time
         ("12/01/2020 2500", [("12/01/2020", "DATE")]),  # no valid hour and minute
@@ -523,4 +523,51 @@ def test_fourth_round_misreads_are_found(text, expected):
     ],
 )
 def test_fourth_round_lookalikes_stay(text):
+    assert _found(text) == []
+
+
+# --------------------------------------------------------------------- a fifth round (seeds 15, 16)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("23.12,2020", [("23.12,2020", "DATE")]),  # a dot of a day.month.year date read as a comma
+        ("24,11.2012", [("24,11.2012", "DATE")]),
+        ("24,11,2012", [("24,11,2012", "DATE")]),
+        ("Sex: F Age35", [("F", "GENDER"), ("Age35", "AGE")]),  # the age caption glued to its value
+        ("AGE35Y", [("AGE35Y", "AGE")]),
+        ("Op: wo", [("wo", "NAME")]),  # initials read in lower case: w and o look alike in both cases
+        ("Sono: sv", [("sv", "NAME")]),
+        ("COOKDUSTIN'F", [("COOKDUSTIN'F", "NAME")]),  # the caret read as a quote before an initial
+        ("ST.RICHARD'S", [("ST.RICHARD'S", "ADDRESS")]),  # "ST. RICHARD'S" with its space lost
+        ("14-M AY-2017", [("14-M AY-2017", "DATE")]),  # a space inside the month
+        ("Occupation: Librarian, academic", [("Librarian, academic", "PROFESSION")]),
+        ("ion: Librarian, academic", [("Librarian, academic", "PROFESSION")]),  # the caption cut off
+        ("Teacher, kVp 120", [("Teacher", "PROFESSION")]),  # a technical word is no qualifier
+        ("10-MAR-192384 yrs F", [("10-MAR-192384 yrs", "AGE"), ("F", "GENDER")]),  # the age glued to the date
+        ("PatientID: 789- 21- 4894", [("789- 21- 4894", "ID")]),  # spaces after the dashes
+    ],
+)
+def test_fifth_round_misreads_are_found(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12,13.2012",  # no month 13
+        "1,5 2,0",  # decimal commas
+        "Stage35",  # "age" inside a word is no caption
+        "Page 35",
+        "Op: ab",  # a and b do not look alike in both cases: a lower-case word, no initials
+        "Mode: wo",  # not a name caption ("without" contrast)
+        "DON'T",  # a contraction, no caret
+        "JOHN'S",  # a possessive
+        "ST.Abdomen",  # a technical word after "ST."
+        "14-M AB-2017",  # no month MAB
+        "Size 2010.5 yrs",  # no age glued to a year
+    ],
+)
+def test_fifth_round_lookalikes_stay(text):
     assert _found(text) == []

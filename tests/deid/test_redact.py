@@ -119,8 +119,9 @@ def test_lines_continuing_each_other_on_a_row_are_one_text_line():
         _line("DOE", (60, 70, 100, 90)),
     ]
     text, spans = ocr_text(lines)
-    assert text == "20 Mar 2010 07:28\nkVp 120\nDOE"
-    assert [text[b:e] for b, e, _ in spans] == ["20", "Mar", "2010", "07:28", "kVp", "120", "DOE"]
+    # the line below the date is stacked under it in one block: it comes before the far column
+    assert text == "20 Mar 2010 07:28\nDOE\nkVp 120"
+    assert [text[b:e] for b, e, _ in spans] == ["20", "Mar", "2010", "07:28", "DOE", "kVp", "120"]
 
 
 def test_lines_of_different_sizes_or_rows_are_not_joined():

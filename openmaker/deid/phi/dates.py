@@ -92,6 +92,14 @@ _TIME_GLUED = re.compile(
 _SEPARATOR_LOST = re.compile(
     r"(?<![\w/.:-])(?P<y>(?:19|20)\d\d)[/.-](?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?![\w/.:-])"
 )
+# A day-MON-year date with a space OCR put inside its month: "14-M AY-2017", "03-DE C-2019".
+_MONTH_SPLIT = re.compile(
+    r"(?<![A-Za-z\d])(?P<a>[0-3]?\d)(?P<s>[-/.])(?P<m1>[A-Za-z]{1,2}) (?P<m2>[A-Za-z]{1,2})(?P=s)(?P<c>(?:19|20)\d\d)(?![\d])"
+)
+# A day.month.year date with a dot OCR read as a comma: "23.12,2020", "24,11.2012" (a four-digit year).
+_COMMA_MISREAD = re.compile(
+    r"(?<![\d.,])(?P<a>[0-3]?\d)(?P<s1>[.,])(?P<b>[01]?\d)(?P<s2>[.,])(?P<c>(?:19|20)\d\d)(?![\d])"
+)
 # A numeric date OCR glued to the 24-hour time after it, the space lost: "2005/11/2306:14",
 # "11.23.200506:14:02" (a year of four digits on the side that touches the time, or a day after it).
 _DATE_TIME_GLUED = re.compile(
@@ -131,6 +139,12 @@ _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
 # An age glued to a sex marker by OCR: "M070Y", "24YF".
 _AGE_GLUED = re.compile(
     r"(?<![\w.])(?:[MF](?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
+)
+# An age caption OCR glued to its value: "Age35", "AGE:61Y".
+_AGE_CAPTION_GLUED = re.compile(r"(?<![A-Za-z])(?:Age|AGE|age)[:.]?(?P<n>\d{1,3})(?P<u>[YyMmWwDd])?(?![\w.])")
+# An age OCR glued to the birth date before it, the space lost: "10-MAR-192384 yrs" (a unit after it).
+_AGE_AFTER_YEAR = re.compile(
+    r"(?<=[-/.](?:19|20)\d\d)(?P<n>\d{1,3})[ ]?(?P<u>yrs?\.?|years?|yo|y/o)(?![A-Za-z])", re.IGNORECASE
 )
 _AGE_OLD = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>days?|d|wks?|weeks?|w|mos?|months?|m)[ -]old(?![A-Za-z])",
@@ -213,6 +227,13 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
                 readings.add((y, int(a), int(b)))  # M/D/Y
                 readings.add((y, int(b), int(a)))  # D/M/Y
         add(m, readings, "numeric4" if len(c) == 4 or len(a) == 4 else ("numeric2" if m.group("s") != "." else "numeric2dot"))
+    for m in _MONTH_SPLIT.finditer(text):
+        month = m.group("m1") + m.group("m2")
+        if len(month) == 3 and month.lower() in _MONTHS_READ:
+            add(m, {(int(m.group("c")), month_number(month), int(m.group("a")))}, "text")
+    for m in _COMMA_MISREAD.finditer(text):  # "23.12,2020": day first, as dotted dates are written
+        if "," in (m.group("s1"), m.group("s2")):
+            add(m, {(int(m.group("c")), int(m.group("b")), int(m.group("a")))}, "numeric4")
     for m in _SEPARATOR_LOST.finditer(text):  # "2016/1008": the second separator lost
         add(m, {(int(m.group("y")), int(m.group("m")), int(m.group("d")))}, "numeric4")
     # Four-digit years first: in "8. Jan 22. 1940" the date is "Jan 22. 1940", not "8. Jan 22".
@@ -348,7 +369,7 @@ def _unit(u: str) -> str:
 def find_ages(text: str) -> tuple[AgeHit, ...]:
     hits: list[AgeHit] = []
     taken = bytearray(len(text))
-    for rx in (_AGE_OLD, _AGE_GLUED, _AGE_DICOM, _AGE):
+    for rx in (_AGE_OLD, _AGE_GLUED, _AGE_DICOM, _AGE, _AGE_CAPTION_GLUED, _AGE_AFTER_YEAR):
         for m in rx.finditer(text):
             b, e = m.span()
             groups = m.groupdict()
@@ -356,7 +377,7 @@ def find_ages(text: str) -> tuple[AgeHit, ...]:
             if n > 130 or any(taken[b:e]):
                 continue
             taken[b:e] = b"\x01" * (e - b)
-            hits.append(AgeHit(b, e, n, _unit(groups.get("u") or groups.get("u2"))))
+            hits.append(AgeHit(b, e, n, _unit(groups.get("u") or groups.get("u2") or "y")))
     hits.sort(key=lambda h: h.begin)
     return tuple(hits)
 

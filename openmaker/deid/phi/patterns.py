@@ -113,7 +113,7 @@ class AgeRecognizer(Recognizer):
 
 _DIGIT_RUN = re.compile(r"\d+")
 _SSN_OR_PHONE = re.compile(r"\d{3}-\d{2}-\d{4}|(?:\d{1,3}-)?\d{3}-\d{3}-\d{4}|\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|\d{2}-\d{2}-\d{4}")
-_SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
+_SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])|(?<![\d-])\d{3}[ ]?-[ ]?\d{2}[ ]?-[ ]?\d{4}(?![\d-])")
 _PHONE = re.compile(
     r"(?<![\d\w/.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d/.-]?\d)"
     r"|(?<![\d\w])\+\d{1,3}(?:[ .-]\d{2,4}){2,5}(?![\d])"
@@ -200,7 +200,7 @@ _SPLIT_ID_TAIL = re.compile(r"-\d{5,}")
 class SsnRecognizer(Recognizer):
     name = "ssn"
     entity_types = (ID,)
-    description = "US social security numbers 123-45-6789 (Comprehend Medical reports them as ID)."
+    description = "US social security numbers 123-45-6789, also with spaces OCR put by the dashes (Comprehend Medical reports them as ID)."
 
     def analyze(self, doc, context, found):
         return [Span(m.start(), m.end(), ID, 0.95, self.name) for m in _SSN.finditer(doc.text)]
@@ -743,6 +743,9 @@ class LabelledFieldRecognizer(Recognizer):
                 break
             low = core.lower()
             if type_ == NAME:
+                if colon and not picked and _lowercase_initials(line, k, doc):
+                    picked.append(w)  # "Op: wo": initials whose letters look the same in lower case
+                    break
                 if any(ch.isdigit() for ch in core) or not core[0].isalpha() or not core[0].isupper():
                     break
                 if is_technical(core) and not (len(core) == 1 and picked) and not _name_like(w):
@@ -794,6 +797,17 @@ class LabelledFieldRecognizer(Recognizer):
             if sum(ch.isdigit() for w in picked for ch in w.text) < 4:
                 picked = []  # "Tel: 2 pages" holds no number
         return picked
+
+
+#: Letters whose small form is their capital made smaller: OCR cannot tell "WO" from "wo".
+_CASELESS_LETTERS = re.compile(r"[cosuvwxz]{2,3}")
+
+
+def _lowercase_initials(line: list[Word], k: int, doc) -> bool:
+    """Is ``line[k]``, right after a name caption, initials OCR read in lower case ("Op: wo")?
+    Two or three letters that look alike in both cases, alone after the caption."""
+    nxt = line[k + 1] if k + 1 < len(line) else None
+    return _CASELESS_LETTERS.fullmatch(line[k].text) is not None and (nxt is None or _is_label_start(doc, nxt))
 
 
 def _phone_punctuation(text: str) -> bool:
@@ -902,5 +916,23 @@ class ProfessionRecognizer(Recognizer):
         for word in doc.words:
             core, b, e = word.core()
             if core.lower() in _PROFESSIONS:
-                spans.append(Span(b, e, PROFESSION, 0.6, self.name))
+                spans.append(Span(b, _qualifier_end(doc, word, e), PROFESSION, 0.6, self.name))
         return spans
+
+
+def _qualifier_end(doc, word: Word, end: int) -> int:
+    """Where an occupation ends: after its lower-case qualifier, as job titles are listed
+    ("Librarian, academic", "Engineer, civil"), up to three words and not over a technical one."""
+    if not word.text.endswith(","):
+        return end
+    k = 1
+    while k <= 3:
+        nxt = doc.neighbour(word, k)
+        if nxt is None:
+            break
+        core, _, e = nxt.core()
+        if not core.isalpha() or not core.islower() or is_technical(core):
+            break
+        end = e
+        k += 1
+    return end
