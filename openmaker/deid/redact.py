@@ -153,6 +153,7 @@ def redactions_for(
     for begin, end, word in spans:
         found = [e for e in kept if e["BeginOffset"] < end and begin < e["EndOffset"]]
         hits.append((begin, end, word, max(found, key=lambda e: float(e["Score"]))) if found else None)
+    _take_stray_letters(hits, spans)
     # Only words read surely and long enough to matter: a stray fragment must not shrink a box.
     kept_words = [
         span[2].box for span, hit in zip(spans, hits) if hit is None and span[2].confidence >= 80 and len(span[2].text) >= 2
@@ -232,6 +233,32 @@ def _spare(box, core, kept_words) -> tuple[int, int, int, int]:
             elif kx1 <= cx0 and x0 < kx1 - SIDE_OVERLAP:
                 x0 = min(int(np.floor(cx0)), int(np.ceil(kx1)) - SIDE_OVERLAP)
     return x0, y0, x1, y1
+
+
+#: A one-character word at most this many heights from a redacted word of its line is a piece of it.
+STRAY_GAP = 0.6
+
+
+def _take_stray_letters(hits: list, spans: list[tuple[int, int, Word]]) -> None:
+    """Redact, with its neighbour, a lone letter or digit OCR split off a redacted word: the "C" of
+    "CLIN C" (CLINIC), the "N" of "JESSETOW N". Changes ``hits`` in place."""
+    for i, (begin, end, word) in enumerate(spans):
+        if hits[i] is not None or sum(ch.isalnum() for ch in word.text) != 1:
+            continue
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(spans) and hits[j] is not None and _touching(spans[min(i, j)], spans[max(i, j)]):
+                hits[i] = (begin, end, word, hits[j][3])
+                break
+
+
+def _touching(a: tuple[int, int, Word], b: tuple[int, int, Word]) -> bool:
+    """Are words ``a`` and ``b`` (in text order) neighbours on one line, less than :data:`STRAY_GAP` heights apart?"""
+    if b[0] != a[1] + 1:
+        return False
+    ba, bb = a[2].box, b[2].box
+    h = max(ba[3] - ba[1], bb[3] - bb[1], 1.0)
+    same_row = abs((ba[1] + ba[3]) - (bb[1] + bb[3])) < h
+    return same_row and -2 <= bb[0] - ba[2] <= STRAY_GAP * h
 
 
 def _runs(hits):

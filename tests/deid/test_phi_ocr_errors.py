@@ -547,6 +547,12 @@ def test_fourth_round_lookalikes_stay(text):
         ("Teacher, kVp 120", [("Teacher", "PROFESSION")]),  # a technical word is no qualifier
         ("10-MAR-192384 yrs F", [("10-MAR-192384 yrs", "AGE"), ("F", "GENDER")]),  # the age glued to the date
         ("PatientID: 789- 21- 4894", [("789- 21- 4894", "ID")]),  # spaces after the dashes
+        ("62 [M]", [("62", "AGE"), ("[M]", "GENDER")]),  # a bare age by a bracketed sex marker
+        ("[F] 45", [("[F]", "GENDER"), ("45", "AGE")]),
+        ("Accession: A20 30903-7747", [("A20", "ID"), ("30903-7747", "ID")]),  # OCR split the id
+        ("Accession: CT050827362 76", [("CT050827362 76", "ID")]),
+        ("[M] 200", [("[M]", "GENDER")]),  # no age of 200 years
+        ("Mode: A20 30903", [("30903", "ID")]),  # no id caption: A20 stays
     ],
 )
 def test_fifth_round_misreads_are_found(text, expected):

@@ -155,3 +155,13 @@ def test_redactions_close_on_a_row_become_one_box():
     ]
     tall = Redaction("ID", 0.5, (205, 0, 260, 90))  # a box of another size is no neighbour
     assert len(join_row_neighbours([a, tall])) == 2
+
+
+def test_a_lone_letter_split_off_a_redacted_word_goes_with_it():
+    # OCR read "CLINIC" as "CLIN C"; a side marker two heights away stays.
+    words = [Word("CLIN", 99, (100, 10, 160, 30)), Word("C", 99, (165, 10, 176, 30)), Word("L", 99, (220, 10, 231, 30))]
+    text, spans = ocr_text([Line("CLIN C L", 99, (100, 10, 231, 30), [], words)])
+    boxes = redactions_for([_entity(text, 0, 4)], spans, 400, 100, threshold=0.0)
+    assert len(boxes) == 1
+    x0, _, x1, _ = boxes[0].box
+    assert x1 >= 176 and x1 < 220

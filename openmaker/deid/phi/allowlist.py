@@ -109,7 +109,7 @@ a p s i h f
 low high medium normal off on auto pwr frq vol volume area circ dist ratio vel psv edv ri pi hr sd avg ave
 max min mean tamax tamean vti ef lvef ivs lvpw lvid lvidd lvids tapse bpd crl efw ofd afi mvp fhr
 ml mgy*cm somatom definition force flash drive go as+ ss arrow marker
-signa hdxt avanto ingenia lightspeed vct logiq voluson acuson syngo syngo.via optima discovery revolution
+systems signa hdxt avanto ingenia lightspeed vct logiq voluson acuson syngo syngo.via optima discovery revolution
 aquilion skyra prisma verio trio achieva brilliance ingenuity biograph senographe selenia affiniti sonoline
 md m.d phd rn rdms rvt rdcs rt(r) mbbs frcr dds np
 scan scans report dose summary capture screen secondary bone stnd detail lung
@@ -139,6 +139,13 @@ def _strip(word: str) -> str:
     return w[i:j]
 
 
+def _capital_i_misread(w: str) -> bool:
+    """A technical word with one capital I read as a small l: "CTDlvol" (CTDIvol)."""
+    if len(w) < 4:
+        return False
+    return any(ch == "l" and (w[:i] + "i" + w[i + 1 :]).lower() in TECHNICAL_TERMS for i, ch in enumerate(w))
+
+
 @lru_cache(maxsize=8192)
 def is_technical(word: str) -> bool:
     """True when ``word`` (one OCR word) is acquisition/annotation vocabulary, not PHI.
@@ -162,7 +169,7 @@ def is_technical(word: str) -> bool:
         if len(groups) >= 3 or (not decimal and sum(len(g) for g in groups) >= 6):
             return False
     lw = w.lower()
-    if lw in TECHNICAL_TERMS:
+    if lw in TECHNICAL_TERMS or _capital_i_misread(w):
         return True
     if len(w) == 1 and w.isalpha():
         return True

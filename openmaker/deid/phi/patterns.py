@@ -778,8 +778,9 @@ class LabelledFieldRecognizer(Recognizer):
                     break
                 if picked and not re.fullmatch(r"[A-Za-z]{0,3}\d+[A-Za-z]?", core):
                     break
-                if is_technical(core) and not re.search(r"\d{3}", core):
-                    break
+                split_tail = picked and core.isdigit() and picked[-1].text[-1:].isdigit()  # "CT050827362 76"
+                if is_technical(core) and not re.search(r"\d{3}", core) and not (not picked and _id_continues(line, k)) and not split_tail:
+                    break  # "Acc: A20 30903-7747": OCR split the id after a probe-like head
             elif type_ == PHONE_OR_FAX:
                 if not _phone_part(core):
                     break
@@ -797,6 +798,12 @@ class LabelledFieldRecognizer(Recognizer):
             if sum(ch.isdigit() for w in picked for ch in w.text) < 4:
                 picked = []  # "Tel: 2 pages" holds no number
         return picked
+
+
+def _id_continues(line: list[Word], k: int) -> bool:
+    """Does the word after ``line[k]`` carry on an id (four or more digits, no letters but a suffix)?"""
+    nxt = line[k + 1] if k + 1 < len(line) else None
+    return nxt is not None and re.fullmatch(r"\d{4,}(?:-\d+)*[A-Za-z]?", nxt.core()[0]) is not None
 
 
 #: Letters whose small form is their capital made smaller: OCR cannot tell "WO" from "wo".
@@ -832,6 +839,17 @@ _SEX_CONTEXT_LABELS = frozenset({"age", "dob", "d.o.b", "sex", "gender", "born"}
 _AGE_SLASH_SEX = re.compile(r"(?P<age>\d{1,3}[ ]?[Yy]?)/(?P<sex>[MF])|(?P<sex2>[MF])/(?P<age2>\d{1,3}[ ]?[Yy]?)")
 
 
+def _bare_ages_by(doc: Document, marker: Word, source: str) -> list[Span]:
+    """A bare number of years (1-130, no unit) right before or after a bracketed sex marker: "62 [M]"."""
+    spans = []
+    for step in (-1, 1):
+        nb = doc.neighbour(marker, step)
+        if nb is not None and re.fullmatch(r"\d{1,3}", nb.text.rstrip(",;")) and 0 < int(nb.text.rstrip(",;")) <= 130:
+            core, b, e = nb.core()
+            spans.append(Span(b, e, AGE, 0.75, source))
+    return spans
+
+
 class SexRecognizer(Recognizer):
     name = "sex"
     entity_types = (GENDER, AGE)
@@ -850,6 +868,7 @@ class SexRecognizer(Recognizer):
             m = _BRACKETED_SEX.fullmatch(t.rstrip(",;"))
             if m:
                 spans.append(Span(word.begin + m.start(1) - 1, word.begin + m.end(1) + 1, GENDER, 0.9, self.name))
+                spans += _bare_ages_by(doc, word, self.name)  # "62 [M]", "[F] 45"
                 continue
             if _SEX_WORD.fullmatch(core):
                 spans.append(Span(b, e, GENDER, 0.85, self.name))
