@@ -236,6 +236,21 @@ def enhanced(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
+#: The dark view stretches luminance 0..DARK_CAP to 0..255 (brighter saturates).
+DARK_CAP = 64
+#: ... when at least this share of the frame is that dark (CT, MR and ultrasound backgrounds).
+DARK_SHARE = 0.2
+
+
+def dark_view(frame: np.ndarray) -> np.ndarray | None:
+    """``frame`` with its darkest levels stretched (0..:data:`DARK_CAP` to 0..255), or None when
+    little of it is dark: text a few levels above or below a black background becomes plain."""
+    lum = frame.mean(axis=2) if frame.ndim == 3 else frame
+    if (lum < DARK_CAP).mean() < DARK_SHARE:
+        return None
+    return np.clip(frame.astype(np.float32) * (255.0 / DARK_CAP), 0, 255).astype(np.uint8)
+
+
 def _redact_frame(
     frame: np.ndarray, views: list[np.ndarray], options: DeidOptions, detector: TextDetector, context, timings
 ) -> FrameResult:
@@ -290,6 +305,9 @@ def _faint_text(
     try:
         boxes = textlike.unexplained(textlike.text_regions(frame), explained + covered)
         boxes += [r.box for r in textnet.unexplained_regions(frame, explained, model=model, covered=covered)]
+        dark = dark_view(frame)
+        if dark is not None:  # dark text on a dark background: the learned detector looks again, stretched
+            boxes += [r.box for r in textnet.unexplained_regions(dark, explained, model=model, covered=covered + boxes)]
     except Exception as exc:
         raise DetectionError(f"text-region detection failed: {type(exc).__name__}: {exc}") from exc
     return [Redaction("ID", UNREAD_SCORE, pad_box(_taller(box), width, height)) for box in boxes]
