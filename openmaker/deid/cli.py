@@ -211,6 +211,9 @@ def synth_command(
     n: int = typer.Option(200, "-n", "--count", help="How many images."),
     seed: int = typer.Option(0, "--seed", help="Random seed (keep evaluation seeds apart from tuning seeds)."),
     size: int = typer.Option(1024, "--size", help="The longer image side in pixels."),
+    only: list[int] = typer.Option(
+        None, "--only", help="Write just this image of the set (repeatable): one image of an evaluation, again."
+    ),
 ) -> None:
     """Generate labelled synthetic images with burned-in fake PHI and technical text."""
     from openmaker.deid.synth import generate
@@ -218,10 +221,10 @@ def synth_command(
     if n < 1 or size < 64:
         _bad_input("need --count >= 1 and --size >= 64")
     try:
-        where = generate(output, n, seed=seed, size=size, progress=True)
+        where = generate(output, n, seed=seed, size=size, progress=True, only=only or None)
     except (FileExistsError, ValueError) as exc:
         _bad_input(str(exc))
-    out.print(f"{n} images in {escape(str(where))}")
+    out.print(f"{len(set(only)) if only else n} images in {escape(str(where))}")
 
 
 @app.command("detect-text")

@@ -280,8 +280,17 @@ def _redact_frame(
         read += extra_lines
     if options.faint_text and options.threshold <= UNREAD_SCORE:
         t0 = time.perf_counter()
-        redactions += _faint_text(frame, read, redactions, width, height, options.text_model)
+        faint, dark = _faint_text(frame, read, redactions, width, height, options.text_model)
+        redactions += faint
         timings["faint"] = timings.get("faint", 0.0) + time.perf_counter() - t0
+        if dark is not None:
+            # Text found on the dark view only: read that view too (a date half of which sits a few
+            # levels above black). Lines read surely already are not read again.
+            t0 = time.perf_counter()
+            dark_lines = detector.detect(dark, skip=[line for line in read if line.confidence >= 90.0])
+            timings["ocr"] += time.perf_counter() - t0
+            redactions += find_phi(dark_lines, width, height, options, context, unreadable=False)[1]
+            read += dark_lines
     redactions = join_row_neighbours(redactions)
     result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
     if options.verify:
@@ -291,8 +300,9 @@ def _redact_frame(
 
 def _faint_text(
     frame: np.ndarray, read: list[Line], redactions: list[Redaction], width: int, height: int, model: str | None = None
-) -> list[Redaction]:
-    """Text no word read on any view explains, redacted as unread text.
+) -> tuple[list[Redaction], np.ndarray | None]:
+    """Text no word read on any view explains, redacted as unread text; and the :func:`dark_view`
+    of ``frame`` when text was found on it only (to be read), else None.
 
     Two detectors look: the classical ``textlike`` (rows of stroke energy) and the learned ``textnet``
     (trained on synthetic annotation text); each finds faint rows the other misses in part.
@@ -306,11 +316,13 @@ def _faint_text(
         boxes = textlike.unexplained(textlike.text_regions(frame), explained + covered)
         boxes += [r.box for r in textnet.unexplained_regions(frame, explained, model=model, covered=covered)]
         dark = dark_view(frame)
+        found_dark = []
         if dark is not None:  # dark text on a dark background: the learned detector looks again, stretched
-            boxes += [r.box for r in textnet.unexplained_regions(dark, explained, model=model, covered=covered + boxes)]
+            found_dark = [r.box for r in textnet.unexplained_regions(dark, explained, model=model, covered=covered + boxes)]
     except Exception as exc:
         raise DetectionError(f"text-region detection failed: {type(exc).__name__}: {exc}") from exc
-    return [Redaction("ID", UNREAD_SCORE, pad_box(_taller(box), width, height)) for box in boxes]
+    faint = [Redaction("ID", UNREAD_SCORE, pad_box(_taller(box), width, height)) for box in boxes + found_dark]
+    return faint, (dark if found_dark else None)
 
 
 #: Extra height, each side, of a text region found without reading it, as a fraction of its height:

@@ -1268,12 +1268,15 @@ def generate(
     size: int = 1024,
     formats: Sequence[str] = ("png", "jpg", "dcm"),
     progress: bool = False,
+    only: Sequence[int] | None = None,
 ) -> Path:
     """Write ``n`` labelled synthetic images into ``out_dir`` (see the module doc); returns ``out_dir``.
 
     ``size`` is the longer side in pixels (CT, MR and plain pages are square,
     ultrasound 4:3, radiographs portrait or landscape). Image ``i`` uses format
     ``formats[i % len(formats)]``. ``out_dir`` must be absent or empty.
+    ``only``: write just these images of the set (each image depends only on the
+    seed and its index): one image of a large evaluation, again, to look at.
     """
     from faker import Faker
 
@@ -1287,6 +1290,9 @@ def generate(
         raise ValueError(f"formats must be a non-empty subset of png, jpg, dcm, not {formats!r}")
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; generate into a new directory")
+    chosen = range(n) if only is None else sorted(set(only))
+    if any(not 0 <= i < n for i in chosen):
+        raise ValueError(f"only: image indices must lie in 0..{n - 1}")
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     fonts = available_fonts()
@@ -1295,11 +1301,11 @@ def generate(
     gt: dict[str, list[dict[str, Any]]] = {}
     images: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
-    indices: Any = range(n)
+    indices: Any = chosen
     if progress:
         from rich.progress import track
 
-        indices = track(indices, description="Generating synthetic images", total=n)
+        indices = track(indices, description="Generating synthetic images", total=len(chosen))
     for i in indices:
         name, entries, meta, fonts_used = _one_image(i, seed, size, formats[i % len(formats)], fonts, fake, out)
         gt[name] = entries
@@ -1315,6 +1321,7 @@ def generate(
         "version": GENERATOR_VERSION,
         "seed": seed,
         "n": n,
+        "only": None if only is None else list(chosen),
         "size": size,
         "formats": list(formats),
         "fonts": sorted(used),

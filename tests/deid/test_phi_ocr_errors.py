@@ -577,3 +577,44 @@ def test_fifth_round_misreads_are_found(text, expected):
 )
 def test_fifth_round_lookalikes_stay(text):
     assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Male51y", [("Male51y", "AGE")]),  # the sex glued to the age
+        ("FEMALE7y", [("FEMALE7y", "AGE")]),
+        ("F 18 m0", [("F", "GENDER"), ("18 m0", "AGE")]),  # the o of "mo" read as a zero
+        ("Age: 45 y0", [("45 y0", "AGE")]),
+        ("11.272011", [("11.272011", "DATE")]),  # the second separator lost, the year last
+        ("27/112011", [("27/112011", "DATE")]),
+        ("Exam: 12/ 18/ 2015", [("12/ 18/ 2015", "DATE")]),  # spaces by the separators
+        ("2015 - 12 - 18", [("2015 - 12 - 18", "DATE")]),
+        ("PINEDAMEDUARDOMI", [("PINEDAMEDUARDOMI", "NAME")]),  # the carets read as M
+        ("PINEDAVEDUARDONL", [("PINEDAVEDUARDONL", "NAME")]),  # ... as V and N
+        ("GOODMANMEGHAN", [("GOODMANMEGHAN", "NAME")]),  # the caret lost between two long names
+        ("Time: 07:28:", [("07:28:", "DATE")]),  # the seconds lost, their colon left
+        ("Larry Long 609-18-3868", [("Larry", "NAME"), ("Long", "NAME"), ("609-18-3868", "ID")]),  # a technical surname before an id
+    ],
+)
+def test_sixth_round_misreads_are_found(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.252010",  # one digit before the dot: a number
+        "0.952018",
+        "1 / 2 / 3",  # no four-digit year
+        "12/ 18/ 3015",
+        "MI0.4",
+        "Liver Long 2345",  # no first name before it
+        "Ratio 1:28:",  # a one-digit hour
+        "TRANSVERSEMODE",  # technical words glued
+        "LONGITUDINAL",
+        "12 mm",
+    ],
+)
+def test_sixth_round_lookalikes_stay(text):
+    assert _found(text) == []

@@ -162,6 +162,19 @@ def test_dicom_values_fit_their_value_representations(tmp_path: Path) -> None:
                 _ = elem.value
 
 
+def test_one_image_of_a_set_again(tmp_path: Path) -> None:
+    whole = generate(tmp_path / "whole", 4, seed=5, size=256)
+    one = generate(tmp_path / "one", 4, seed=5, size=256, only=[2])
+    names = sorted(p.name for p in (one / "images").iterdir())
+    assert len(names) == 1
+    assert (one / "images" / names[0]).read_bytes() == (whole / "images" / names[0]).read_bytes()
+    gt_whole, gt_one = json.loads((whole / "ground_truth.json").read_text()), json.loads((one / "ground_truth.json").read_text())
+    assert gt_one == {names[0]: gt_whole[names[0]]}
+    assert _load(one)[1]["only"] == [2]
+    with pytest.raises(ValueError, match="0..3"):
+        generate(tmp_path / "bad", 4, seed=5, size=256, only=[4])
+
+
 def test_refuses_a_non_empty_folder_and_bad_formats(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")

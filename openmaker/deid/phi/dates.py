@@ -88,6 +88,8 @@ _TIME_GLUED = re.compile(
     r"(?<![\s:(\[]\d)(?<!^\d)\d:[0-5]\d(?::\d{2,3})?[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
     r"|(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d:\d{3}[ ]?[AaPp]\.?[Mm]\.?(?![A-Za-z])"
 )
+# A time whose seconds OCR lost, its last colon left: "07:28:" (a two-digit hour).
+_TIME_SECONDS_LOST = re.compile(r"(?<![\d:.])(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d):(?=[ ]|$)", re.MULTILINE)
 # A year-first date whose second separator OCR lost: "2016/1008" (month and day both two digits).
 _SEPARATOR_LOST = re.compile(
     r"(?<![\w/.:-])(?P<y>(?:19|20)\d\d)[/.-](?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])(?![\w/.:-])"
@@ -95,6 +97,16 @@ _SEPARATOR_LOST = re.compile(
 # A day-MON-year date with a space OCR put inside its month: "14-M AY-2017", "03-DE C-2019".
 _MONTH_SPLIT = re.compile(
     r"(?<![A-Za-z\d])(?P<a>[0-3]?\d)(?P<s>[-/.])(?P<m1>[A-Za-z]{1,2}) (?P<m2>[A-Za-z]{1,2})(?P=s)(?P<c>(?:19|20)\d\d)(?![\d])"
+)
+# A month- or day-first date whose second separator OCR lost: "11.272011", "27/112011" (a four-digit
+# year; with a dot the first part has two digits, so "1.252010" stays a number).
+_SEPARATOR_LOST_YEAR_LAST = re.compile(
+    r"(?<![\w/.:-])(?:(?P<a>[0-3]\d)[.]|(?P<a2>[0-3]?\d)[/-])(?P<b>[0-3]\d)(?P<y>(?:19|20)\d\d)(?![\w/.:-])"
+)
+# A numeric date OCR read with spaces by its separators: "12/ 18/ 2015", "2015 - 12 - 18" (a four-digit year).
+_SPACED_NUMERIC = re.compile(
+    r"(?<![\d.])(?:(?P<a>[0-3]?\d)|(?P<y1>(?:19|20)\d\d))[ ]?(?P<s>[/.\-])[ ]?(?P<b>[0-3]?\d)[ ]?(?P=s)[ ]?"
+    r"(?(a)(?P<y>(?:19|20)\d\d)|(?P<d>[0-3]?\d))(?![\d/.-])"
 )
 # A day.month.year date with a dot OCR read as a comma: "23.12,2020", "24,11.2012" (a four-digit year).
 _COMMA_MISREAD = re.compile(
@@ -132,13 +144,13 @@ _TIME_CAPTION = re.compile(
     r"time[ ]?:[ ]*(?=\d)"
 )
 _AGE = re.compile(
-    r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y|mos?\.?|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
+    r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>y/o|y\.o\.?|yrs?\.?|years?(?:[ -]old)?|year-old|yo|yoa|y0|y|mos?\.?|m0|months?(?:[ -]old)?|month-old|wks?\.?|weeks?(?:[ -]old)?|week-old)(?![A-Za-z])",
     re.IGNORECASE,
 )
 _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
-# An age glued to a sex marker by OCR: "M070Y", "24YF".
+# An age glued to a sex marker by OCR: "M070Y", "24YF", "Male51y".
 _AGE_GLUED = re.compile(
-    r"(?<![\w.])(?:[MF](?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
+    r"(?<![\w.])(?:(?:[MF]|Male|MALE|Female|FEMALE)(?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
 )
 # An age caption OCR glued to its value: "Age35", "AGE:61Y".
 _AGE_CAPTION_GLUED = re.compile(r"(?<![A-Za-z])(?:Age|AGE|age)[:.]?(?P<n>\d{1,3})(?P<u>[YyMmWwDd])?(?![\w.])")
@@ -236,6 +248,17 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
             add(m, {(int(m.group("c")), int(m.group("b")), int(m.group("a")))}, "numeric4")
     for m in _SEPARATOR_LOST.finditer(text):  # "2016/1008": the second separator lost
         add(m, {(int(m.group("y")), int(m.group("m")), int(m.group("d")))}, "numeric4")
+    for m in _SPACED_NUMERIC.finditer(text):  # "12/ 18/ 2015"
+        if " " in m.group(0):
+            b = int(m.group("b"))
+            if m.group("a"):
+                a, y = int(m.group("a")), int(m.group("y"))
+                add(m, {(y, a, b), (y, b, a)}, "numeric4")
+            else:
+                add(m, {(int(m.group("y1")), b, int(m.group("d")))}, "numeric4")
+    for m in _SEPARATOR_LOST_YEAR_LAST.finditer(text):  # "11.272011"
+        a, b, y = int(m.group("a") or m.group("a2")), int(m.group("b")), int(m.group("y"))
+        add(m, {(y, a, b), (y, b, a)}, "numeric4")
     # Four-digit years first: in "8. Jan 22. 1940" the date is "Jan 22. 1940", not "8. Jan 22".
     for four_digit_year in (True, False):
         for rx in (_DMY_TEXT, _MDY_TEXT):
@@ -284,6 +307,9 @@ def find_times(text: str) -> tuple[TimeHit, ...]:
         if not any(h.begin < m.end() and m.start() < h.end for h in hits):
             minute = m.group("m") or m.group("m2")
             hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(minute), int(m.group("s")), False))
+    for m in _TIME_SECONDS_LOST.finditer(text):
+        if not any(h.begin < m.end() and m.start() < h.end for h in hits):
+            hits.append(TimeHit(m.start(), m.end(), int(m.group("h")), int(m.group("m")), None, False))
     for m in _TIME_AFTER_YEAR.finditer(text):
         if not any(h.begin < m.end() and m.start() < h.end for h in hits):
             s = m.group("s")

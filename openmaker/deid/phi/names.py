@@ -23,7 +23,7 @@ Scores:
 * name context, next to a name scoring >= 0.6: a listed (even ambiguous or technical)
   name 0.60, another capitalised non-technical word 0.55, an initial 0.55, "LAST," before
   it 0.60, a technical surname ending an ALL-CAPS "LAST FIRST" line or following a first
-  name at the end of a line ("Jessica Long") 0.55;
+  name at the end of a line or before an id ("Jessica Long", "Larry Long 609-18-3868") 0.55;
 * a line of two or three ALL-CAPS words one OCR error from frequent names ("RONIER LOPE" for
   "RONNIE R LOPEZ"), on the top line or next to a line with other PHI
   (:func:`misread_name_line`): 0.60;
@@ -268,8 +268,10 @@ class NamePatternRecognizer(Recognizer):
 
 _MISREAD_CARET = "\"'~`\u201c\u201d\u2018\u2019"
 #: What OCR makes of the DICOM "^" between glued name parts: a slash, a "4", a tilde, a quote, a
-#: dash, or the letter "A" (or nothing at all).
-_GLUED_SEPARATORS = "^/4~'\"-A"
+#: dash, or a letter shaped like it, "A", "M", "V" or "N" (or nothing at all).
+_GLUED_SEPARATORS = "^/4~'\"-AMVN"
+#: The letters among them: a letter separates names only with initials after the given name.
+_LETTER_SEPARATORS = "AMVN"
 _GLUED_JUNK = 2  # characters of border junk at the start and end together ("PE" of "PELEWISBRIAN")
 
 
@@ -288,6 +290,17 @@ def _frequent_part(part: str) -> bool:
     lists = name_lists()
     low = part.lower()
     return _glued_part(part, lists.first, 5) and low in lists.last
+
+
+def _long_parts(surname: str, given: str) -> bool:
+    """"GOODMANMEGHAN": the "^" lost between a listed surname and a listed given name, both
+    unambiguous and of 6+ letters with 5+ in the shorter (shorter parts split ordinary words)."""
+    lists = name_lists()
+    return (
+        len(surname) + len(given) >= 12
+        and _glued_part(surname, lists.last, 5)
+        and _glued_part(given, lists.first, 5)
+    )
 
 
 def _middle_tail(tail: str) -> bool:
@@ -317,11 +330,12 @@ def glued_name(text: str) -> bool:
     after it, and up to two characters of border junk at the start or end. How sure the split
     must be depends on what separates the names:
 
-    * a symbol (``^ / 4 ~ ' " -``), or the letter "A" with a separator and middle initials after
+    * a symbol (``^ / 4 ~ ' " -``), or a letter ("A", "M", "V", "N") with a separator and middle initials after
       the first name and no junk before it ("HARRISAANGELAAB"): both names of 3+ letters,
       unambiguous, not technical;
     * nothing, or a lone "A" (also a plain letter): both names of 5+ letters and listed both as
-      first names and as surnames (:func:`_frequent_part`).
+      first names and as surnames (:func:`_frequent_part`); or, with nothing at all between
+      them and no junk, 12+ letters together (:func:`_long_parts`).
 
     Technical words ("TRANSVERSE"), two technical words glued ("KIDNEYRIGHT") and single names
     are never split.
@@ -341,7 +355,7 @@ def glued_name(text: str) -> bool:
             sep = text[i]
             starts = (i, i + 1) if sep in _GLUED_SEPARATORS else (i,)
             for k in starts:
-                symbol = k > i and sep != "A"
+                symbol = k > i and sep not in _LETTER_SEPARATORS
                 for m in range(k + 3, n + 1):
                     given, tail = text[k:m], text[m:]
                     if not given.isalpha():
@@ -352,6 +366,8 @@ def glued_name(text: str) -> bool:
                         if _glued_part(given, lists.first):
                             return True
                     elif _frequent_part(surname) and _frequent_part(given):
+                        return True
+                    elif lead == 0 and not tail and k == i and _long_parts(surname, given):
                         return True
     return False
 
@@ -584,13 +600,18 @@ class NameContextRecognizer(Recognizer):
             step == 1
             and seed.score >= 0.75
             and len(core) >= 3
-            and doc.neighbour(nb, 1) is None
+            and _name_ends_after(doc.neighbour(nb, 1))
             and low not in LABEL_WORDS
             and prev is not None
             and prev.core()[0].lower() in name_lists().first
         ):
             return 0.55  # "Jessica Long": a surname that is also a technical word, after a first name, ending the line
         return 0.0
+
+
+def _name_ends_after(word: Word | None) -> bool:
+    """Nothing after it, or a number of 4+ digits (an id or a date: "Larry Long 609-18-3868")."""
+    return word is None or sum(ch.isdigit() for ch in word.text) >= 4
 
 
 _INITIAL_WORD = re.compile(r"[A-Z]\.?")
