@@ -16,6 +16,7 @@ corner blocks), chained.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from openmaker.deid.ocr import Line, Word
@@ -121,12 +122,7 @@ def block_entities(
     def covered(begin: int, end: int) -> bool:
         return any(b < end and begin < e for b, e in taken)
 
-    sure_rows = set()
-    for begin, end, word in spans:
-        for e in entities:
-            sure = e["Type"] in SURE_TYPES and float(e["Score"]) >= SURE_SCORE and not e.get("Traits")
-            if sure and e["BeginOffset"] < end and begin < e["EndOffset"]:
-                sure_rows.add(row_of.get(id(word)))
+    sure_rows = _sure_rows(entities, rows, spans)
     extra = []
     for block in blocks(rows):
         if not sure_rows.intersection(block):
@@ -140,3 +136,87 @@ def block_entities(
             kind = "ID" if any(ch.isdigit() for ch in word.text) else "NAME"
             extra.append(extra_entity(begin, end, text, kind, BLOCK_SCORE))
     return with_entities(entities, extra)
+
+
+#: Least indent (line heights) of a PHI row against the aligned edge of the block row next to
+#: it for the space between to count as unread text of that row.
+INDENT = 3.0
+
+
+def _sure_rows(entities: list[dict], rows: Sequence[Sequence[Line]], spans: Sequence[tuple[int, int, Word]]) -> set[int]:
+    """Indices of ``rows`` holding a word of a sure entity (:data:`SURE_TYPES`, :data:`SURE_SCORE`)."""
+    row_of = {id(w): r for r, row in enumerate(rows) for line in row for w in line.words}
+    sure = [e for e in entities if e["Type"] in SURE_TYPES and float(e["Score"]) >= SURE_SCORE and not e.get("Traits")]
+    return {
+        row_of[id(word)]
+        for begin, end, word in spans
+        if id(word) in row_of and any(e["BeginOffset"] < end and begin < e["EndOffset"] for e in sure)
+    }
+
+
+def _aligned(block: Sequence[int], boxes: Sequence[tuple[float, float, float, float]], heights: Sequence[float], side: int) -> bool:
+    """Do two or more rows of ``block`` share their left (``side`` 0) or right (``side`` 2) edge?"""
+    edges = sorted(boxes[i][side] for i in block)
+    h = max(heights[i] for i in block)
+    return any(b - a <= ALIGN * h for a, b in zip(edges, edges[1:]))
+
+
+def unread_row_parts(
+    entities: list[dict], rows: Sequence[Sequence[Line]], spans: Sequence[tuple[int, int, Word]]
+) -> list[tuple[float, float, float, float]]:
+    """Boxes of the part of a PHI row its OCR did not read, from the aligned block it hangs under or over.
+
+    A row right under (or over) a row with sure PHI of a left-aligned block, inside
+    that row's extent but starting :data:`INDENT` line heights or more right of its left edge (or,
+    in a right-aligned block, ending that far left of its right edge): "endan, NC 26068" read under
+    "Ref. Phys: KING, MICHAEL", where "865 Kevin Trafficway, New Br" crosses from an ultrasound's
+    bright ring onto the black around it and is read by nothing. The space between the block's edge
+    and the row is redacted unless a word read there says what it holds.
+    """
+    sure = _sure_rows(entities, rows, spans)
+    boxes = [_box(row) for row in rows]
+    heights = [_height(row) for row in rows]
+    block_of = {i: block for block in blocks(rows) for i in block}
+    words = [w.box for row in rows for line in row for w in line.words]
+    out = []
+    for r in range(len(rows)):
+        x0, y0, x1, y1 = boxes[r]
+        # A row without sure PHI of its own may be the read end of an id or a date whose head is
+        # not read ("9925" of "Accession: 23529925"): its first (last) word joins the part when a number.
+        first, last = rows[r][0].words[:1], rows[r][-1].words[-1:]
+        for n in sorted(sure):
+            block = block_of[n]
+            if n == r or r in block or len(block) < 2:
+                continue
+            a0, b0, a1, b1 = boxes[n]
+            h = max(heights[r], heights[n])
+            if h > HEIGHT_RATIO * min(heights[r], heights[n]):
+                continue
+            gap = y0 - b1 if b0 < y0 else b0 - y1
+            if not -0.5 * min(heights[r], heights[n]) <= gap <= ROW_SPACING * h:
+                continue
+            head, tail = None, None
+            if _aligned(block, boxes, heights, 0) and x0 - a0 >= INDENT * h and x0 < a1:
+                head = (a0, y0, x0, y1)
+            if _aligned(block, boxes, heights, 2) and a1 - x1 >= INDENT * h and x1 > a0:
+                tail = (x1, y0, a1, y1)
+            for part, ends in ((head, first), (tail, last)):
+                if part is None or any(_inside(w, part) for w in words):
+                    continue
+                if r not in sure and ends and _number(ends[0].text):
+                    e = ends[0].box
+                    part = (min(part[0], e[0]), part[1], max(part[2], e[2]), part[3])
+                out.append(part)
+    return out
+
+
+def _number(text: str) -> bool:
+    """Digits and separators only, two digits or more ("9925", "4894", "03/14"), not "L12-5"."""
+    return re.fullmatch(r"\d[\d/.:,-]*", text.strip()) is not None and sum(ch.isdigit() for ch in text) >= 2
+
+
+def _inside(word: tuple[float, float, float, float], part: tuple[float, float, float, float]) -> bool:
+    """Does ``word`` lie (mostly) in ``part``?"""
+    w = max(0.0, min(word[2], part[2]) - max(word[0], part[0]))
+    v = max(0.0, min(word[3], part[3]) - max(word[1], part[1]))
+    return w * v >= 0.5 * max((word[2] - word[0]) * (word[3] - word[1]), 1.0)

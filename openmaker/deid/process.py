@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from openmaker.deid.blocks import block_entities, reading_rows
+from openmaker.deid.blocks import block_entities, reading_rows, unread_row_parts
 from openmaker.deid.errors import DeidError, DetectionError
 from openmaker.deid.images import LoadedImage, load_image
 from openmaker.deid.ocr import Line, TextDetector, detect_text_response, shared_detector
@@ -162,7 +162,8 @@ def find_phi(
     """
     text, spans = ocr_text(lines)
     phi = _detect_phi(text, options, context)
-    phi["Entities"] = block_entities(phi["Entities"], reading_rows(lines), spans, text)
+    rows = reading_rows(lines)
+    phi["Entities"] = block_entities(phi["Entities"], rows, spans, text)
     max_height = max(64.0, 0.1 * height)
     if unreadable:
         phi["Entities"] = _with_unreadable(phi["Entities"], lines, spans, text, max_height=max_height)
@@ -172,6 +173,10 @@ def find_phi(
             Redaction("ID", UNREAD_SCORE, pad_box(line.box, width, height))
             for line in lines
             if line.unread and _text_shaped(line.box, max_height, width)
+        ]
+        # The unread head or tail of a PHI row indented against the block above or below it.
+        redactions += [
+            Redaction("ID", UNREAD_SCORE, pad_box(box, width, height)) for box in unread_row_parts(phi["Entities"], rows, spans)
         ]
     return phi, redactions
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openmaker.deid.blocks import BLOCK_SCORE, block_entities, blocks, reading_rows, stacked
+from openmaker.deid.blocks import BLOCK_SCORE, block_entities, blocks, reading_rows, stacked, unread_row_parts
 from openmaker.deid.ocr import Line, Word
 from openmaker.deid.phi import detect_phi
 from openmaker.deid.process import DeidOptions, find_phi
@@ -93,3 +93,50 @@ def test_rows_come_block_by_block_so_a_wrapped_initial_follows_its_name():
     ]
     text, _ = ocr_text(lines)
     assert ("V", "NAME") in [(e["Text"], e["Type"]) for e in detect_phi(text)["Entities"]]
+
+
+def _row_parts(lines):
+    rows = reading_rows(lines)
+    text, spans = ocr_text(lines)
+    entities = detect_phi(text)["Entities"]
+    return unread_row_parts(entities, rows, spans)
+
+
+def test_the_unread_head_of_an_indented_phi_row_is_found():
+    # "865 Kevin Trafficway, New Br" crossed onto the black around an ultrasound's ring: unread.
+    lines = [
+        _line("MRN: 0003474300", (23, 66, 347, 102)),
+        _line("Ref. Phys: KING, MICHAEL", (20, 104, 491, 149)),
+        _line("endan, NC 26068", (375, 156, 582, 185)),
+    ]
+    assert _row_parts(lines) == [(20, 156, 375, 185)]
+
+
+def test_the_unread_tail_of_a_right_aligned_block_row_is_found():
+    lines = [
+        _line("DOE, JOHN", (800, 10, 1000, 40)),
+        _line("MRN: 48213377", (700, 44, 1001, 74)),
+        _line("DOB: 03/14/1962", (600, 78, 760, 108)),  # its tail unread: it ends far left of the block's edge
+    ]
+    assert _row_parts(lines) == [(760, 78, 1001, 108)]
+
+
+def test_the_read_end_of_an_id_whose_head_is_unread_joins_it():
+    block = [_line("F 050Y", (0, 40, 143, 88)), _line("Pat ID: 00042562", (0, 92, 338, 140))]
+    # "Accession: 2352" on black, unread; "9925" read on a bright ring. A technical row keeps its words.
+    assert _row_parts([*block, _line("9925", (315, 144, 418, 188))]) == [(0, 144, 414, 188)]  # to the end of "9925" (its word box)
+    assert _row_parts([*block, _line("L12-5 36Hz", (315, 144, 418, 188))]) == [(0, 144, 315, 188)]
+
+
+def test_no_unread_part_where_the_row_is_aligned_read_or_alone():
+    aligned = [_line("Ref. Phys: KING, MICHAEL", (20, 104, 491, 149)), _line("NC 26068", (24, 156, 200, 185))]
+    read_between = [
+        _line("Ref. Phys: KING, MICHAEL", (20, 104, 491, 149)),
+        _line("kVp 120", (20, 156, 200, 185)),  # the space holds a read word
+        _line("NC 26068", (375, 156, 582, 185)),
+    ]
+    lone_row = [_line("Ref. Phys: KING, MICHAEL", (20, 104, 491, 149)), _line("NC 26068", (375, 156, 582, 185))]  # no block
+    far_below = [_line("Ref. Phys: KING, MICHAEL", (20, 104, 491, 149)), _line("NC 26068", (375, 300, 582, 329))]
+    outside = [_line("Ref. Phys: KING, MICHAEL", (20, 104, 491, 149)), _line("NC 26068", (600, 156, 800, 185))]
+    for lines in (aligned, read_between, lone_row, far_below, outside):
+        assert _row_parts(lines) == [], lines

@@ -65,6 +65,15 @@ def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_synth_writes_one_image_of_a_set_again(tmp_path):
+    result = _cli("synth", str(tmp_path / "one"), "-n", "6", "--seed", "3", "--size", "128", "--only", "4")
+    assert result.returncode == 0, result.stderr
+    assert "1 images in" in result.stdout
+    assert len(list((tmp_path / "one" / "images").iterdir())) == 1
+    bad = _cli("synth", str(tmp_path / "bad"), "-n", "6", "--seed", "3", "--size", "128", "--only", "6")
+    assert bad.returncode == 2 and "only: image indices must lie in 0..5" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_missing_input_exits_2(tmp_path):
     result = _cli(str(tmp_path / "nothing-here"))
     assert result.returncode == 2 and "no such file, folder or prefix" in result.stderr

@@ -593,6 +593,8 @@ def test_fifth_round_lookalikes_stay(text):
         ("PINEDAMEDUARDOMI", [("PINEDAMEDUARDOMI", "NAME")]),  # the carets read as M
         ("PINEDAVEDUARDONL", [("PINEDAVEDUARDONL", "NAME")]),  # ... as V and N
         ("GOODMANMEGHAN", [("GOODMANMEGHAN", "NAME")]),  # the caret lost between two long names
+        ("2996 Ryan Clifs, North Zacharyiville, MD", [("2996 Ryan Clifs, North Zacharyiville, MD", "ADDRESS")]),  # street suffix misread
+        ("UNIVERSITY OF\nVERMONT HOSPITAL", [("UNIVERSITY OF", "ADDRESS"), ("VERMONT HOSPITAL", "ADDRESS")]),  # wrapped after "OF"
         ("Time: 07:28:", [("07:28:", "DATE")]),  # the seconds lost, their colon left
         ("Larry Long 609-18-3868", [("Larry", "NAME"), ("Long", "NAME"), ("609-18-3868", "ID")]),  # a technical surname before an id
     ],
@@ -611,6 +613,7 @@ def test_sixth_round_misreads_are_found(text, expected):
         "MI0.4",
         "Liver Long 2345",  # no first name before it
         "Ratio 1:28:",  # a one-digit hour
+        "12 Gain, Depth 5, MI",  # numbers and technical words, no address
         "TRANSVERSEMODE",  # technical words glued
         "LONGITUDINAL",
         "12 mm",

@@ -294,6 +294,12 @@ _CITY_STATE_ZIP = re.compile(
 _CITY_STATE_ZIP4 = re.compile(
     rf"(?<![\w]){_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}},[ ]?(?:{_STATES})[ ]+\d{{4}}(?![\d.,:/-]?\d)"
 )
+# "2996 Ryan Clifs, North Zacharyiville, MD": a house number, words, a city and a state, when the
+# street's suffix was misread ("Clifs") or is not a listed one.
+_STREET_CITY_STATE = re.compile(
+    rf"(?<![\w/.-])\d{{1,6}}[A-Za-z]?(?:[ ]+{_CAPWORD}){{1,4}},[ ]?{_CAPWORD}(?:[ ]{_CAPWORD}){{0,2}},?[ ](?:{_STATES})(?![A-Za-z])"
+    rf"(?:[ ]\d{{4,5}}(?:-\d{{4}})?(?!\d))?"
+)
 _PO_BOX = re.compile(r"\bP\.?[ ]?O\.?[ ]?Box[ ]+\d+", re.IGNORECASE)
 # What may stand before "City, ST 12345" on the same line and still be the address:
 # "7249 Bradley Village Suite 828, " - a house number, words, unit numbers, commas.
@@ -339,12 +345,13 @@ class AddressRecognizer(Recognizer):
 
     def analyze(self, doc, context, found):
         spans = []
-        for rx, score in ((_STREET, 0.9), (_CITY_STATE_ZIP, 0.9), (_CITY_STATE_ZIP4, 0.85), (_PO_BOX, 0.9)):
+        patterns = ((_STREET, 0.9), (_STREET_CITY_STATE, 0.85), (_CITY_STATE_ZIP, 0.9), (_CITY_STATE_ZIP4, 0.85), (_PO_BOX, 0.9))
+        for rx, score in patterns:
             for m in rx.finditer(doc.text):
                 text = m.group()
                 # A street match must not be only technical words ("4 L Dr").
                 words = text.split()
-                if rx is _STREET and all(is_technical(w) for w in words[1:-1]):
+                if rx in (_STREET, _STREET_CITY_STATE) and all(is_technical(w) for w in words[1:-1]):
                     continue
                 begin = m.start()
                 if rx is _CITY_STATE_ZIP or rx is _CITY_STATE_ZIP4:
