@@ -584,6 +584,7 @@ def test_fifth_round_lookalikes_stay(text):
     [
         ("Male51y", [("Male51y", "AGE")]),  # the sex glued to the age
         ("FEMALE7y", [("FEMALE7y", "AGE")]),
+        (".F45y", [("F45y", "AGE")]),  # a speck read as a dot before it
         ("F 18 m0", [("F", "GENDER"), ("18 m0", "AGE")]),  # the o of "mo" read as a zero
         ("Age: 45 y0", [("45 y0", "AGE")]),
         ("11.272011", [("11.272011", "DATE")]),  # the second separator lost, the year last
@@ -613,6 +614,7 @@ def test_sixth_round_misreads_are_found(text, expected):
         "MI0.4",
         "Liver Long 2345",  # no first name before it
         "Ratio 1:28:",  # a one-digit hour
+        "1.F45y",  # after a decimal point
         "12 Gain, Depth 5, MI",  # numbers and technical words, no address
         "TRANSVERSEMODE",  # technical words glued
         "LONGITUDINAL",

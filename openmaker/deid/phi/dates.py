@@ -148,9 +148,10 @@ _AGE = re.compile(
     re.IGNORECASE,
 )
 _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
-# An age glued to a sex marker by OCR: "M070Y", "24YF", "Male51y".
+# An age glued to a sex marker by OCR: "M070Y", "24YF", "Male51y"; a speck read as a dot before it
+# (".F45y") does not hide it, a decimal point does.
 _AGE_GLUED = re.compile(
-    r"(?<![\w.])(?:(?:[MF]|Male|MALE|Female|FEMALE)(?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
+    r"(?<!\w)(?<!\d[.,])(?:(?:[MF]|Male|MALE|Female|FEMALE)(?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
 )
 # An age caption OCR glued to its value: "Age35", "AGE:61Y".
 _AGE_CAPTION_GLUED = re.compile(r"(?<![A-Za-z])(?:Age|AGE|age)[:.]?(?P<n>\d{1,3})(?P<u>[YyMmWwDd])?(?![\w.])")
