@@ -43,9 +43,6 @@ LOCAL_SIGMA = 8.0
 LOCAL_FLOOR = 0.02
 #: A cell is text when the network's probability reaches this.
 THRESHOLD = 0.5
-#: A region grows along its row, up to :data:`GROW_CELLS` cells a side, into cells this likely.
-GROW_THRESHOLD = 0.2
-GROW_CELLS = 3
 #: Regions: glyph rows this high (px) and at least this wide relative to their height.
 MIN_HEIGHT = 4
 MAX_HEIGHT = 48
@@ -144,28 +141,19 @@ def unexplained_regions(
     """
     h, w = frame.shape[:2]
     prob = probabilities(frame, model)
-    gh, gw = prob.shape
-    free = np.ones((gh, gw), dtype=bool)
+    mask = prob >= threshold
+    gh, gw = mask.shape
     for x0, y0, x1, y1 in explained:
         bh = y1 - y0
         if bh <= 0 or bh > MAX_EXPLAIN_HEIGHT:
             continue
         px = EXPLAIN_PAD * bh
         c0, c1 = max(int((x0 - px) // STRIDE), 0), min(int(-(-(x1 + px) // STRIDE)), gw)
-        free[_rows(y0, y1, gh), c0:c1] = False
+        mask[_rows(y0, y1, gh), c0:c1] = False
     for x0, y0, x1, y1 in covered:
         if 0 < y1 - y0 <= MAX_EXPLAIN_HEIGHT:
             c0, c1 = max(int(round(x0 / STRIDE)), 0), min(int(round(x1 / STRIDE)), gw)
-            free[_rows(y0, y1, gh), c0:c1] = False
-    mask = (prob >= threshold) & free
-    # Hysteresis along the row: a region reaches into weaker cells beside it (the faint first
-    # or last letter of a word the network marks less surely than its middle).
-    weak = (prob >= GROW_THRESHOLD) & free
-    for _ in range(GROW_CELLS):
-        grown = mask.copy()
-        grown[:, 1:] |= mask[:, :-1]
-        grown[:, :-1] |= mask[:, 1:]
-        mask = mask | (grown & weak)
+            mask[_rows(y0, y1, gh), c0:c1] = False
     return _regions(mask, (h, w), prob)
 
 
