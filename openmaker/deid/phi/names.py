@@ -294,7 +294,7 @@ def _frequent_part(part: str) -> bool:
 
 def _long_parts(surname: str, given: str) -> bool:
     """"GOODMANMEGHAN": the "^" lost between a listed surname and a listed given name, both
-    unambiguous and of 6+ letters with 5+ in the shorter (shorter parts split ordinary words)."""
+    unambiguous, each of 5+ letters and 12+ together (shorter parts split ordinary words)."""
     lists = name_lists()
     return (
         len(surname) + len(given) >= 12
