@@ -248,12 +248,23 @@ def _lines(result, offset: int, width: int, height: int) -> list[Line]:
         if not words or " ".join(w.text for w in words).replace(" ", "") != text.replace(" ", ""):
             # Word boxes that do not spell the line are not trusted: place words by character count.
             words = _split_line(text, box, confidence)
+        else:
+            _reach_line_ends(words, box)
         words = _join_spaced_letters([Word(_normalise(w.text), w.confidence, w.box) for w in words])
         words = [part for w in words for part in _split_glued_bracket(w)]
         words = [w for w in words if w.text]
         if words:
             lines.append(Line(" ".join(w.text for w in words), confidence, box, polygon, words))
     return lines
+
+
+def _reach_line_ends(words: list[Word], box) -> None:
+    """Stretch the first and last word to the line's ends (sideways only). RapidOCR places word
+    boxes from character positions and may stop short of a wide last glyph (the "M" of "AM");
+    the line box, the detector's outline, holds the ink."""
+    first, last = words[0], words[-1]
+    first.box = (min(first.box[0], box[0]), *first.box[1:])
+    last.box = (*last.box[:2], max(last.box[2], box[2]), last.box[3])
 
 
 def _normalise(text: str) -> str:

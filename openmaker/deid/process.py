@@ -256,6 +256,19 @@ def dark_view(frame: np.ndarray) -> np.ndarray | None:
     return np.clip(frame.astype(np.float32) * (255.0 / DARK_CAP), 0, 255).astype(np.uint8)
 
 
+def bright_view(frame: np.ndarray) -> np.ndarray | None:
+    """The mirror of :func:`dark_view`: ``frame`` with its brightest levels stretched
+    (255 - :data:`DARK_CAP`..255 to 0..255), or None when little of it is that bright. Pale grey
+    text on a white background (an X-ray's saturated field, a blank page) becomes plain."""
+    inverse = dark_view(255 - np.asarray(frame, dtype=np.uint8))
+    return None if inverse is None else 255 - inverse
+
+
+def extreme_views(frame: np.ndarray) -> list[np.ndarray]:
+    """The :func:`dark_view` and :func:`bright_view` of ``frame`` that exist."""
+    return [v for v in (dark_view(frame), bright_view(frame)) if v is not None]
+
+
 def _redact_frame(
     frame: np.ndarray, views: list[np.ndarray], options: DeidOptions, detector: TextDetector, context, timings
 ) -> FrameResult:
@@ -285,17 +298,17 @@ def _redact_frame(
         read += extra_lines
     if options.faint_text and options.threshold <= UNREAD_SCORE:
         t0 = time.perf_counter()
-        faint, dark = _faint_text(frame, read, redactions, width, height, options.text_model)
+        faint, to_read = _faint_text(frame, read, redactions, width, height, options.text_model)
         redactions += faint
         timings["faint"] = timings.get("faint", 0.0) + time.perf_counter() - t0
-        if dark is not None:
-            # Text found on the dark view only: read that view too (a date half of which sits a few
-            # levels above black). Lines read surely already are not read again.
+        for extreme in to_read:
+            # Text found on the dark or bright view only: read that view too (a date half of which
+            # sits a few levels above black). Lines read surely already are not read again.
             t0 = time.perf_counter()
-            dark_lines = detector.detect(dark, skip=[line for line in read if line.confidence >= 90.0])
+            extreme_lines = detector.detect(extreme, skip=[line for line in read if line.confidence >= 90.0])
             timings["ocr"] += time.perf_counter() - t0
-            redactions += find_phi(dark_lines, width, height, options, context, unreadable=False)[1]
-            read += dark_lines
+            redactions += find_phi(extreme_lines, width, height, options, context, unreadable=False)[1]
+            read += extreme_lines
     redactions = join_row_neighbours(redactions)
     result = FrameResult(width, height, lines, phi, redactions, draw(frame, [r.box for r in redactions], options.color))
     if options.verify:
@@ -305,9 +318,9 @@ def _redact_frame(
 
 def _faint_text(
     frame: np.ndarray, read: list[Line], redactions: list[Redaction], width: int, height: int, model: str | None = None
-) -> tuple[list[Redaction], np.ndarray | None]:
-    """Text no word read on any view explains, redacted as unread text; and the :func:`dark_view`
-    of ``frame`` when text was found on it only (to be read), else None.
+) -> tuple[list[Redaction], list[np.ndarray]]:
+    """Text no word read on any view explains, redacted as unread text; and the
+    :func:`extreme_views` of ``frame`` on which text was found that nothing else found (to be read).
 
     Two detectors look: the classical ``textlike`` (rows of stroke energy) and the learned ``textnet``
     (trained on synthetic annotation text); each finds faint rows the other misses in part.
@@ -320,14 +333,17 @@ def _faint_text(
     try:
         boxes = textlike.unexplained(textlike.text_regions(frame), explained + covered)
         boxes += [r.box for r in textnet.unexplained_regions(frame, explained, model=model, covered=covered)]
-        dark = dark_view(frame)
-        found_dark = []
-        if dark is not None:  # dark text on a dark background: the learned detector looks again, stretched
-            found_dark = [r.box for r in textnet.unexplained_regions(dark, explained, model=model, covered=covered + boxes)]
+        to_read = []
+        # Text a few levels from a black or white background: the learned detector looks again, stretched.
+        for extreme in extreme_views(frame):
+            found = [r.box for r in textnet.unexplained_regions(extreme, explained, model=model, covered=covered + boxes)]
+            if found:
+                boxes += found
+                to_read.append(extreme)
     except Exception as exc:
         raise DetectionError(f"text-region detection failed: {type(exc).__name__}: {exc}") from exc
-    faint = [Redaction("ID", UNREAD_SCORE, pad_box(_taller(box), width, height)) for box in boxes + found_dark]
-    return faint, (dark if found_dark else None)
+    faint = [Redaction("ID", UNREAD_SCORE, pad_box(_taller(box), width, height)) for box in boxes]
+    return faint, to_read
 
 
 #: Extra height, each side, of a text region found without reading it, as a fraction of its height:

@@ -10,6 +10,7 @@ word is redacted when its span overlaps a kept entity's; its box is padded
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,26 +240,35 @@ def _spare(box, core, kept_words) -> tuple[int, int, int, int]:
 STRAY_GAP = 0.6
 
 
+#: A capital letter at most this many heights from a redacted name of its line is an initial of
+#: it: "FRANK V", "Rachel H" (a word space wider than :data:`STRAY_GAP`).
+INITIAL_GAP = 1.2
+
+
 def _take_stray_letters(hits: list, spans: list[tuple[int, int, Word]]) -> None:
     """Redact, with its neighbour, a lone letter or digit OCR split off a redacted word: the "C" of
-    "CLIN C" (CLINIC), the "N" of "JESSETOW N". Changes ``hits`` in place."""
+    "CLIN C" (CLINIC), the "N" of "JESSETOW N"; and a name's initial beside it. Changes ``hits`` in place."""
     for i, (begin, end, word) in enumerate(spans):
         if hits[i] is not None or sum(ch.isalnum() for ch in word.text) != 1:
             continue
+        initial = re.fullmatch(r"[A-Z]\.?", word.text) is not None
         for j in (i - 1, i + 1):
-            if 0 <= j < len(spans) and hits[j] is not None and _touching(spans[min(i, j)], spans[max(i, j)]):
+            if not (0 <= j < len(spans) and hits[j] is not None):
+                continue
+            gap = INITIAL_GAP if initial and hits[j][3]["Type"] == "NAME" else STRAY_GAP
+            if _touching(spans[min(i, j)], spans[max(i, j)], gap):
                 hits[i] = (begin, end, word, hits[j][3])
                 break
 
 
-def _touching(a: tuple[int, int, Word], b: tuple[int, int, Word]) -> bool:
-    """Are words ``a`` and ``b`` (in text order) neighbours on one line, less than :data:`STRAY_GAP` heights apart?"""
+def _touching(a: tuple[int, int, Word], b: tuple[int, int, Word], gap: float = STRAY_GAP) -> bool:
+    """Are words ``a`` and ``b`` (in text order) neighbours on one line, less than ``gap`` heights apart?"""
     if b[0] != a[1] + 1:
         return False
     ba, bb = a[2].box, b[2].box
     h = max(ba[3] - ba[1], bb[3] - bb[1], 1.0)
     same_row = abs((ba[1] + ba[3]) - (bb[1] + bb[3])) < h
-    return same_row and -2 <= bb[0] - ba[2] <= STRAY_GAP * h
+    return same_row and -2 <= bb[0] - ba[2] <= gap * h
 
 
 def _runs(hits):

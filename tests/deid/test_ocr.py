@@ -91,3 +91,15 @@ def test_a_bracketed_marker_glued_to_the_next_word_is_split_off():
     assert first.box[0] == 0.0 and first.box[2] < second.box[0] and second.box[2] == 80.0
     for text in ("[M]", "f(x)", "(120)", "[M]:"):  # nothing glued after it, or no word
         assert [w.text for w in _split_glued_bracket(Word(text, 90.0, (0.0, 0.0, 40.0, 10.0)))] == [text]
+
+
+def test_the_outer_words_reach_the_line_ends():
+    from openmaker.deid.ocr import Word, _reach_line_ends
+
+    words = [Word("11:03:32", 99.0, (797.0, 17.0, 932.0, 49.0)), Word("AM", 99.0, (952.0, 17.0, 990.0, 49.0))]
+    _reach_line_ends(words, (790.0, 16.0, 1004.0, 50.0))
+    assert words[0].box == (790.0, 17.0, 932.0, 49.0)  # sideways only: the height stays the word's
+    assert words[1].box == (952.0, 17.0, 1004.0, 49.0)
+    _reach_line_ends(words, (800.0, 16.0, 1000.0, 50.0))  # never shrunk
+    assert words[0].box[0] == 790.0 and words[1].box[2] == 1004.0
+

@@ -623,3 +623,41 @@ def test_sixth_round_misreads_are_found(text, expected):
 )
 def test_sixth_round_lookalikes_stay(text):
     assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Jul 30.", [("Jul 30", "DATE")]),  # the day's comma read as a dot, the year lost
+        ("Patient: Ray J.2014-08-23", [("Ray", "NAME"), ("2014-08-23", "DATE")]),  # an initial glued to the date
+        ("Pitch 0.984\n03.05-2008", [("03.05-2008", "DATE")]),  # two different separators
+        ("12/18-2015", [("12/18-2015", "DATE")]),
+        ("Ju 22 1958 046Y F", [("Ju 22 1958", "DATE"), ("046Y", "AGE"), ("F", "GENDER")]),  # month cut to two letters
+        ("DOB Ap 1 1964", [("Ap 1 1964", "DATE")]),
+        ("MAge: 62", [("MAge", "GENDER"), ("62", "AGE")]),  # the sex glued to the age caption
+        ("FAge: 27 Sex: F", [("FAge", "GENDER"), ("27", "AGE"), ("F", "GENDER")]),
+        ("Sono: W W", [("W W", "NAME")]),  # initials OCR set apart
+        ("Tech: J K Age: 40", [("J K", "NAME"), ("40", "AGE")]),
+    ],
+)
+def test_seventh_round_misreads_are_found(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mar 3.5 cm",  # a decimal after a month-like word
+        "1.2014-08-23",  # a number's dot before it, not an initial's
+        "2.5-3.0",
+        "1.5/2.0-2010",
+        "Ju 22",  # no year: a cut month alone is no date
+        "Ser No. 12 2010",  # "No." is a number
+        "FOV 271",
+        "MRN",
+        "Sono: W W W W",  # four letters are no initials
+        "Probe: L R",  # not a name caption
+    ],
+)
+def test_seventh_round_lookalikes_stay(text):
+    assert _found(text) == []

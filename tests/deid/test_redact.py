@@ -165,3 +165,13 @@ def test_a_lone_letter_split_off_a_redacted_word_goes_with_it():
     assert len(boxes) == 1
     x0, _, x1, _ = boxes[0].box
     assert x1 >= 176 and x1 < 220
+
+
+@pytest.mark.parametrize("type_, taken", [("NAME", True), ("ADDRESS", False)])
+def test_an_initial_a_word_space_after_a_name_goes_with_it(type_, taken):
+    # "FRANK V": the initial sits 0.67 heights after the name, wider than a split-off letter's gap.
+    words = [Word("FRANK", 99, (22, 13, 97, 43)), Word("V", 99, (117, 13, 132, 43))]
+    text, spans = ocr_text([Line("FRANK V", 99, (12, 13, 137, 43), [], words)])
+    boxes = redactions_for([_entity(text, 0, 5, type_=type_)], spans, 400, 100, threshold=0.0)
+    assert len(boxes) == 1
+    assert (boxes[0].box[2] >= 132) is taken

@@ -54,7 +54,8 @@ def month_number(word: str) -> int:
 _SEP = r"[ \t\-/.,]"
 
 # Each regex names groups a (first number), b, c, mon.
-_NUMERIC = re.compile(r"(?<![\d.])(?P<a>\d{1,4})(?P<s>[/.\-])(?P<b>\d{1,2})(?P=s)(?P<c>\d{4}|\d{1,2})(?!\.?\d)")
+# An initial's dot may touch it ("J.2014-08-23"); a number's may not ("1.2014-08-23" is no date).
+_NUMERIC = re.compile(r"(?<!\d)(?<![\d.]\.)(?P<a>\d{1,4})(?P<s>[/.\-])(?P<b>\d{1,2})(?P=s)(?P<c>\d{4}|\d{1,2})(?!\.?\d)")
 _COMPACT = re.compile(r"(?<![\d.])(?P<a>\d{8})(?![\d])")
 _DMY_TEXT = re.compile(
     rf"(?<![A-Za-z\d])(?P<a>\d{{1,2}})(?:st|nd|rd|th)?{_SEP}*(?P<mon>{_MONTH})\.?{_SEP}*(?P<c>\d{{4}}|\d{{2}})(?![\d])",
@@ -69,7 +70,8 @@ _MDY_TEXT = re.compile(
 _MY_TEXT = re.compile(rf"(?<![A-Za-z])(?P<mon>{_MONTH})\.?{_SEP}*(?P<c>(?:19|20)\d\d)(?![\d])", re.IGNORECASE)
 _DM_TEXT = re.compile(
     rf"(?<![A-Za-z\d.])(?P<a>\d{{1,2}})(?:st|nd|rd|th)?[ \-](?P<mon>{_MONTH})(?![A-Za-z])"
-    rf"|(?<![A-Za-z])(?P<mon2>{_MONTH})\.?[ \-](?P<a2>\d{{1,2}})(?:st|nd|rd|th)?(?![\d.:A-Za-z])",
+    # the day's comma read as a dot: "Jul 30." (not a decimal: "Mar 3.5")
+    rf"|(?<![A-Za-z])(?P<mon2>{_MONTH})\.?[ \-](?P<a2>\d{{1,2}})(?:st|nd|rd|th)?(?![\d:A-Za-z])(?!\.\w)",
     re.IGNORECASE,
 )
 
@@ -108,6 +110,21 @@ _SPACED_NUMERIC = re.compile(
     r"(?<![\d.])(?:(?P<a>[0-3]?\d)|(?P<y1>(?:19|20)\d\d))[ ]?(?P<s>[/.\-])[ ]?(?P<b>[0-3]?\d)[ ]?(?P=s)[ ]?"
     r"(?(a)(?P<y>(?:19|20)\d\d)|(?P<d>[0-3]?\d))(?![\d/.-])"
 )
+# A numeric date with two different separators, one misread: "03.05-2008", "12/18-2015" (a
+# four-digit year last; the same separator twice is :data:`_NUMERIC`'s).
+_MIXED_SEPARATORS = re.compile(
+    r"(?<![\d.,/-])(?P<a>[0-3]?\d)(?P<s1>[./-])(?P<b>[0-3]?\d)(?!(?P=s1))[./-](?P<c>(?:19|20)\d\d)(?![\d])"
+)
+# A month name cut to its first two letters before a day and a four-digit year: "Ju 22 1958",
+# "Ap 1 1964" (every month the two letters can start is a reading). No dot after the letters:
+# "No. 12 2010" is a number.
+_TRUNCATED_MONTH_DAY_YEAR = re.compile(
+    r"(?<![A-Za-z\d])(?P<mon>Ja|Fe|Ma|Ap|Ju|Au|Se|Oc|No|De|JA|FE|MA|AP|JU|AU|SE|OC|NO|DE)[ ,]{1,2}"
+    r"(?P<a>[0-3]?\d)[ ,.]{1,2}(?P<c>(?:19|20)\d\d)(?![\d])"
+)
+_MONTH_PREFIXES: dict[str, set[int]] = {}
+for _word, _number in _MONTHS.items():
+    _MONTH_PREFIXES.setdefault(_word[:2], set()).add(_number)
 # A day.month.year date with a dot OCR read as a comma: "23.12,2020", "24,11.2012" (a four-digit year).
 _COMMA_MISREAD = re.compile(
     r"(?<![\d.,])(?P<a>[0-3]?\d)(?P<s1>[.,])(?P<b>[01]?\d)(?P<s2>[.,])(?P<c>(?:19|20)\d\d)(?![\d])"
@@ -247,6 +264,12 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
     for m in _COMMA_MISREAD.finditer(text):  # "23.12,2020": day first, as dotted dates are written
         if "," in (m.group("s1"), m.group("s2")):
             add(m, {(int(m.group("c")), int(m.group("b")), int(m.group("a")))}, "numeric4")
+    for m in _MIXED_SEPARATORS.finditer(text):  # "03.05-2008"
+        a, b, y = int(m.group("a")), int(m.group("b")), int(m.group("c"))
+        add(m, {(y, a, b), (y, b, a)}, "numeric4")
+    for m in _TRUNCATED_MONTH_DAY_YEAR.finditer(text):  # "Ju 22 1958"
+        day, y = int(m.group("a")), int(m.group("c"))
+        add(m, {(y, mon, day) for mon in _MONTH_PREFIXES[m.group("mon").lower()]}, "text")
     for m in _SEPARATOR_LOST.finditer(text):  # "2016/1008": the second separator lost
         add(m, {(int(m.group("y")), int(m.group("m")), int(m.group("d")))}, "numeric4")
     for m in _SPACED_NUMERIC.finditer(text):  # "12/ 18/ 2015"

@@ -543,8 +543,13 @@ def _name_like(word: Word) -> bool:
     return low in lists.first or low in lists.last
 
 
+#: A sex marker OCR glued to the caption after it: "MAge: 27" is "M Age: 27".
+_GLUED_SEX = re.compile(r"[MF](?=[A-Z][a-z])")
+
+
 def _norm_label_word(text: str) -> str:
-    low = text.lower().rstrip(":#.").rstrip(":")
+    low = text[1:] if _GLUED_SEX.match(text) else text
+    low = low.lower().rstrip(":#.").rstrip(":")
     # a caption's first letter read as a digit: "0p:" is "Op:"
     return "o" + low[1:] if low[:1] == "0" and low[1:2].isalpha() else low
 
@@ -716,6 +721,8 @@ class LabelledFieldRecognizer(Recognizer):
                     i += 1
                     continue
                 type_, n, colon, inner = hit
+                if _GLUED_SEX.match(word.text):
+                    spans.append(Span(word.begin, word.begin + 1, GENDER, _LABEL_SCORES[GENDER], self.name))
                 last = line[i + n - 1]
                 value_words: list[Word] = []
                 if inner:
@@ -758,7 +765,9 @@ class LabelledFieldRecognizer(Recognizer):
                 if is_technical(core) and not (len(core) == 1 and picked) and not _name_like(w):
                     nxt = line[k + 1] if k + 1 < len(line) else None
                     alone = nxt is None or _is_label_start(doc, nxt)
-                    initials = colon and not picked and alone and re.fullmatch(r"[A-Z]{2,3}", core)
+                    initials = colon and not picked and (
+                        (alone and re.fullmatch(r"[A-Z]{2,3}", core)) or _spaced_initials(doc, line, k)
+                    )
                     # "Patient: WALL JENNIFER": a surname that is a technical word, a name after it
                     last_first = (
                         colon and not picked and core.isalpha() and low not in LABEL_WORDS and nxt is not None and _name_like(nxt)
@@ -805,6 +814,14 @@ class LabelledFieldRecognizer(Recognizer):
             if sum(ch.isdigit() for w in picked for ch in w.text) < 4:
                 picked = []  # "Tel: 2 pages" holds no number
         return picked
+
+
+def _spaced_initials(doc, line: list[Word], k: int) -> bool:
+    """Are ``line[k:]`` two or three capital letters OCR set apart, alone after a name caption ("Sono: W W")?"""
+    n = 0
+    while k + n < len(line) and re.fullmatch(r"[A-Z]\.?", line[k + n].text):
+        n += 1
+    return 2 <= n <= 3 and (k + n == len(line) or _is_label_start(doc, line[k + n]))
 
 
 def _id_continues(line: list[Word], k: int) -> bool:
