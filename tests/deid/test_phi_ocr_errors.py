@@ -636,6 +636,8 @@ def test_sixth_round_lookalikes_stay(text):
         ("DOB Ap 1 1964", [("Ap 1 1964", "DATE")]),
         ("MAge: 62", [("MAge", "GENDER"), ("62", "AGE")]),  # the sex glued to the age caption
         ("FAge: 27 Sex: F", [("FAge", "GENDER"), ("27", "AGE"), ("F", "GENDER")]),
+        ("07.03 2015", [("07.03 2015", "DATE")]),  # the second separator read as a space
+        ("F35 yrs", [("F35 yrs", "AGE")]),  # the sex glued to the age, its unit apart
         ("Sono: W W", [("W W", "NAME")]),  # initials OCR set apart
         ("Tech: J K Age: 40", [("J K", "NAME"), ("40", "AGE")]),
     ],
@@ -653,6 +655,8 @@ def test_seventh_round_misreads_are_found(text, expected):
         "1.5/2.0-2010",
         "Ju 22",  # no year: a cut month alone is no date
         "Ser No. 12 2010",  # "No." is a number
+        "1.5 2010",  # one-digit parts before a space: a number
+        "F35",  # no unit
         "FOV 271",
         "MRN",
         "Sono: W W W W",  # four letters are no initials

@@ -110,10 +110,12 @@ _SPACED_NUMERIC = re.compile(
     r"(?<![\d.])(?:(?P<a>[0-3]?\d)|(?P<y1>(?:19|20)\d\d))[ ]?(?P<s>[/.\-])[ ]?(?P<b>[0-3]?\d)[ ]?(?P=s)[ ]?"
     r"(?(a)(?P<y>(?:19|20)\d\d)|(?P<d>[0-3]?\d))(?![\d/.-])"
 )
-# A numeric date with two different separators, one misread: "03.05-2008", "12/18-2015" (a
-# four-digit year last; the same separator twice is :data:`_NUMERIC`'s).
+# A numeric date with two different separators, one misread: "03.05-2008", "12/18-2015", or the
+# second lost to a space: "07.03 2015" (then day and month of two digits). A four-digit year last;
+# the same separator twice is :data:`_NUMERIC`'s.
 _MIXED_SEPARATORS = re.compile(
-    r"(?<![\d.,/-])(?P<a>[0-3]?\d)(?P<s1>[./-])(?P<b>[0-3]?\d)(?!(?P=s1))[./-](?P<c>(?:19|20)\d\d)(?![\d])"
+    r"(?<![\d.,/-])(?:(?P<a>[0-3]?\d)(?P<s1>[./-])(?P<b>[0-3]?\d)(?!(?P=s1))[./-]|(?P<a2>[0-3]\d)[./-](?P<b2>[0-3]\d)[ ])"
+    r"(?P<c>(?:19|20)\d\d)(?![\d])"
 )
 # A month name cut to its first two letters before a day and a four-digit year: "Ju 22 1958",
 # "Ap 1 1964" (every month the two letters can start is a reading). No dot after the letters:
@@ -165,10 +167,11 @@ _AGE = re.compile(
     re.IGNORECASE,
 )
 _AGE_DICOM = re.compile(r"(?<![\w.])(?P<n>\d{3})(?P<u>[DWMY])(?![A-Za-z\d])")
-# An age glued to a sex marker by OCR: "M070Y", "24YF", "Male51y"; a speck read as a dot before it
+# An age glued to a sex marker by OCR: "M070Y", "24YF", "Male51y", "F35 yrs"; a speck read as a dot before it
 # (".F45y") does not hide it, a decimal point does.
 _AGE_GLUED = re.compile(
-    r"(?<!\w)(?<!\d[.,])(?:(?:[MF]|Male|MALE|Female|FEMALE)(?P<n>\d{1,3})(?P<u>[YyMmWwDd])[MF]?|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
+    r"(?<!\w)(?<!\d[.,])(?:(?:[MF]|Male|MALE|Female|FEMALE)(?P<n>\d{1,3})(?P<u>[YyMmWwDd]|[ ](?:yrs?|years?|yo|y/o)\.?)[MF]?"
+    r"|(?P<n2>\d{1,3})(?P<u2>[YyMWD])[MF])(?![A-Za-z\d])"
 )
 # An age caption OCR glued to its value: "Age35", "AGE:61Y".
 _AGE_CAPTION_GLUED = re.compile(r"(?<![A-Za-z])(?:Age|AGE|age)[:.]?(?P<n>\d{1,3})(?P<u>[YyMmWwDd])?(?![\w.])")
@@ -265,7 +268,7 @@ def find_dates(text: str) -> tuple[DateHit, ...]:
         if "," in (m.group("s1"), m.group("s2")):
             add(m, {(int(m.group("c")), int(m.group("b")), int(m.group("a")))}, "numeric4")
     for m in _MIXED_SEPARATORS.finditer(text):  # "03.05-2008"
-        a, b, y = int(m.group("a")), int(m.group("b")), int(m.group("c"))
+        a, b, y = int(m.group("a") or m.group("a2")), int(m.group("b") or m.group("b2")), int(m.group("c"))
         add(m, {(y, a, b), (y, b, a)}, "numeric4")
     for m in _TRUNCATED_MONTH_DAY_YEAR.finditer(text):  # "Ju 22 1958"
         day, y = int(m.group("a")), int(m.group("c"))
