@@ -297,8 +297,8 @@ def _redact_frame(
         redactions += faint
         timings["faint"] = timings.get("faint", 0.0) + time.perf_counter() - t0
         for extreme in to_read:
-            # Text found on the dark or bright view only: read that view too (a date half of which
-            # sits a few levels above black). Lines read surely already are not read again.
+            # Text found on the dark view only: read that view too (a date half of which sits a few
+            # levels above black). Lines read surely already are not read again.
             t0 = time.perf_counter()
             extreme_lines = detector.detect(extreme, skip=[line for line in read if line.confidence >= 90.0])
             timings["ocr"] += time.perf_counter() - t0

@@ -124,9 +124,8 @@ _TRUNCATED_MONTH_DAY_YEAR = re.compile(
     r"(?<![A-Za-z\d])(?P<mon>Ja|Fe|Ma|Ap|Ju|Au|Se|Oc|No|De|JA|FE|MA|AP|JU|AU|SE|OC|NO|DE)[ ,]{1,2}"
     r"(?P<a>[0-3]?\d)[ ,.]{1,2}(?P<c>(?:19|20)\d\d)(?![\d])"
 )
-_MONTH_PREFIXES: dict[str, set[int]] = {}
-for _word, _number in _MONTHS.items():
-    _MONTH_PREFIXES.setdefault(_word[:2], set()).add(_number)
+#: A month's first two letters -> the months they can start ("ju" -> June, July).
+_MONTH_PREFIXES = {w[:2]: {n for v, n in _MONTHS.items() if v[:2] == w[:2]} for w in _MONTHS}
 # A day.month.year date with a dot OCR read as a comma: "23.12,2020", "24,11.2012" (a four-digit year).
 _COMMA_MISREAD = re.compile(
     r"(?<![\d.,])(?P<a>[0-3]?\d)(?P<s1>[.,])(?P<b>[01]?\d)(?P<s2>[.,])(?P<c>(?:19|20)\d\d)(?![\d])"
