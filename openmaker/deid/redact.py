@@ -259,6 +259,13 @@ def _take_stray_letters(hits: list, spans: list[tuple[int, int, Word]]) -> None:
             if _touching(spans[min(i, j)], spans[max(i, j)], gap):
                 hits[i] = (begin, end, word, hits[j][3])
                 break
+        if hits[i] is None and initial:
+            # An initial read as a line of its own ("B" of "B. BURTON", its dot too faint to read)
+            # need not sit next to the name in the text: look beside it on the image.
+            for hit in hits:
+                if hit is not None and hit[3]["Type"] == "NAME" and _beside(word.box, hit[2].box, INITIAL_GAP):
+                    hits[i] = (begin, end, word, hit[3])
+                    break
 
 
 def _touching(a: tuple[int, int, Word], b: tuple[int, int, Word], gap: float = STRAY_GAP) -> bool:
@@ -269,6 +276,14 @@ def _touching(a: tuple[int, int, Word], b: tuple[int, int, Word], gap: float = S
     h = max(ba[3] - ba[1], bb[3] - bb[1], 1.0)
     same_row = abs((ba[1] + ba[3]) - (bb[1] + bb[3])) < h
     return same_row and -2 <= bb[0] - ba[2] <= gap * h
+
+
+def _beside(a, b, gap: float) -> bool:
+    """Are boxes ``a`` and ``b`` on one row, either left of the other by less than ``gap`` heights?"""
+    h = max(a[3] - a[1], b[3] - b[1], 1.0)
+    if abs((a[1] + a[3]) - (b[1] + b[3])) >= h:
+        return False
+    return -2 <= max(b[0] - a[2], a[0] - b[2]) <= gap * h
 
 
 def _runs(hits):

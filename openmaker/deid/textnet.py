@@ -43,6 +43,11 @@ LOCAL_SIGMA = 8.0
 LOCAL_FLOOR = 0.02
 #: A cell is text when the network's probability reaches this.
 THRESHOLD = 0.5
+#: ... or this, on the grid row of a run of GROW_FROM or more such cells, at most GROW_CELLS cells
+#: past its end (the faint end of a line; see :func:`_along_rows`).
+GROW = 0.04
+GROW_CELLS = 12
+GROW_FROM = 10
 #: Regions: glyph rows this high (px) and at least this wide relative to their height.
 MIN_HEIGHT = 4
 MAX_HEIGHT = 48
@@ -141,20 +146,40 @@ def unexplained_regions(
     """
     h, w = frame.shape[:2]
     prob = probabilities(frame, model)
-    mask = prob >= threshold
-    gh, gw = mask.shape
+    free = np.ones(prob.shape, dtype=bool)  # cells no read word explains and no redaction covers
+    gh, gw = free.shape
     for x0, y0, x1, y1 in explained:
         bh = y1 - y0
         if bh <= 0 or bh > MAX_EXPLAIN_HEIGHT:
             continue
         px = EXPLAIN_PAD * bh
         c0, c1 = max(int((x0 - px) // STRIDE), 0), min(int(-(-(x1 + px) // STRIDE)), gw)
-        mask[_rows(y0, y1, gh), c0:c1] = False
+        free[_rows(y0, y1, gh), c0:c1] = False
     for x0, y0, x1, y1 in covered:
         if 0 < y1 - y0 <= MAX_EXPLAIN_HEIGHT:
             c0, c1 = max(int(round(x0 / STRIDE)), 0), min(int(round(x1 / STRIDE)), gw)
-            mask[_rows(y0, y1, gh), c0:c1] = False
-    return _regions(mask, (h, w), prob)
+            free[_rows(y0, y1, gh), c0:c1] = False
+    return _regions(_along_rows((prob >= threshold) & free, (prob >= GROW) & free), (h, w), prob)
+
+
+def _along_rows(strong: np.ndarray, weak: np.ndarray, reach: int = GROW_CELLS) -> np.ndarray:
+    """``strong`` cells, and the ``weak`` ones joined sideways, within their grid row and up to
+    ``reach`` cells on, to a run of strong cells at least :data:`GROW_FROM` cells long: a faint
+    line's last letters, which the network is less sure of than its middle. Only along rows, so
+    two lines of text do not run together; only from long runs, so an icon does not spread."""
+    import cv2
+
+    runs = cv2.morphologyEx(strong.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, GROW_FROM), np.uint8)).astype(bool)
+    grown = runs
+    for _ in range(reach):
+        step = grown.copy()
+        step[:, 1:] |= grown[:, :-1]
+        step[:, :-1] |= grown[:, 1:]
+        step &= weak
+        if np.array_equal(step, grown):
+            break
+        grown = step
+    return grown | strong
 
 
 def _rows(y0: float, y1: float, grid_height: int) -> slice:

@@ -158,6 +158,8 @@ def test_every_misread_month_keeps_a_letter():
         "PELEWISBRIAN",  # LEWIS^BRIAN, "^" lost, border junk "PE" in front
         "HARRIS/ANGELA",
         "LEWIS4BRIAN^B",
+        "MICHAELKACEVEDO",  # "MICHAEL K ACEVEDO" set tight: given name first, its initial between
+        "MICHAELACEVEDO",
     ],
 )
 def test_glued_dicom_name(text):
@@ -169,6 +171,8 @@ _TECHNICAL_CAPS = [
     "CORONAL", "LATERAL", "BILATERAL", "POSTERIOR", "ANTERIOR", "ANNOTATION", "EXAMINATION", "EVALUATION",
     "GENERATION", "ACTIVATION", "CARRYING", "LEARNING", "LIVERLEFT", "GENDERARENAL", "TRANSVERSE/SAG",
     "SECONDARY", "LOCALIZER", "COMPRESSION", "DIAGNOSTIC", "PRELIMINARY",
+    # technical words glued that a given name, a letter and a surname would spell (rare names)
+    "AVANTOKEY", "KEYTHORACIC", "PERSISTENCER", "TOSHIBAKEY", "SHOULDERA", "STANDINGA",
 ]  # fmt: skip
 
 
@@ -210,6 +214,9 @@ def test_glued_name_needs_listed_names():
         ("123 Main Street\nThompsonberg", [("123 Main Street", "ADDRESS"), ("Thompsonberg", "ADDRESS")]),
         ("Mercy Hospital, Ritaside", [("Mercy Hospital", "ADDRESS"), ("Ritaside", "ADDRESS")]),  # after an institution
         ("Ritaside AK 99501", [("Ritaside", "ADDRESS"), ("AK 99501", "ADDRESS")]),
+        # a facility's initials and its town, the keyword cut off by the display ("WXJQ MASONBERG CLINIC")
+        ("WXJQ MASONBERG", [("WXJQ MASONBERG", "ADDRESS")]),
+        ("BLCM EAST", [("BLCM EAST", "ADDRESS")]),
     ],
 )
 def test_city_names(text, expected):
@@ -219,7 +226,7 @@ def test_city_names(text, expected):
 @pytest.mark.parametrize(
     "text",
     ["Report", "Overview", "Support", "Transport", "BEDSIDE", "New Patient", "Port A", "SOUTH LATERAL",
-     "Ritaside 12 cm", "TIS0.0 Jacksonville MI 0.6"],
+     "Ritaside 12 cm", "TIS0.0 Jacksonville MI 0.6", "THI MASONBERG", "MI EAST", "AX WEST", "BLCM EAST 2"],
 )  # fmt: skip
 def test_no_city_without_a_place_shape_or_context(text):
     assert [t for t in _found(text) if t[1] == "ADDRESS"] == []
@@ -664,4 +671,32 @@ def test_seventh_round_misreads_are_found(text, expected):
     ],
 )
 def test_seventh_round_lookalikes_stay(text):
+    assert _found(text) == []
+
+
+# --------------------------------------------------------------------- an eighth round (seeds 35-38)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ID: 92 470 458", [("92 470 458", "ID")]),  # the id's dashes read as spaces
+        ("MRN: 123 456 789 Age: 44", [("123 456 789", "ID"), ("44", "AGE")]),  # all three groups, not two
+        ("ID: 123 45 6789", [("123 45 6789", "ID")]),
+        ("Acc: A2023 0042", [("A2023 0042", "ID")]),  # a split id as before
+        ("Pr:COOKE,SHELLEY", [("COOKE,SHELLEY", "NAME")]),  # glued to a caption OCR misread
+        ("COOKE.SHELLEY", [("COOKE.SHELLEY", "NAME")]),  # the comma read as a dot
+        ("Sex: F (50S)", [("F", "GENDER"), ("(50S)", "AGE")]),  # the age's Y read as S
+        ("DOE, JOHN M 50X", [("DOE, JOHN", "NAME"), ("M", "GENDER"), ("50X", "AGE")]),
+    ],
+)
+def test_eighth_round_misreads_are_found(text, expected):
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ID: 12 34", "ID: 12 Se: 3", "Se 3 Im 45 67 89", "W: 400 L: 40", "T2.FLAIR", "AX.SAG", "TIB:0.5", "Pen 50S", "L (50S)"],
+)
+def test_eighth_round_lookalikes_stay(text):
     assert _found(text) == []

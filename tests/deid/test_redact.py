@@ -168,6 +168,22 @@ def test_a_lone_letter_split_off_a_redacted_word_goes_with_it():
 
 
 @pytest.mark.parametrize("type_, taken", [("NAME", True), ("ADDRESS", False)])
+def test_an_initial_read_as_a_line_of_its_own_goes_with_the_name_beside_it(type_, taken):
+    # "B. BURTON": the dot too faint to read, so "B" and "BURTON" are two lines a word and a dot
+    # apart, and "B" comes after "BURTON" in the text. A side marker far to the left stays.
+    lines = [
+        Line("BURTON", 99, (86, 150, 212, 185), [], [Word("BURTON", 99, (86, 150, 212, 185))]),
+        Line("B", 99, (31, 153, 56, 181), [], [Word("B", 99, (31, 153, 56, 181))]),
+        Line("R", 99, (10, 600, 30, 630), [], [Word("R", 99, (10, 600, 30, 630))]),
+    ]
+    text, spans = ocr_text(lines)
+    begin = text.index("BURTON")
+    boxes = redactions_for([_entity(text, begin, begin + 6, type_=type_)], spans, 400, 700, threshold=0.0)
+    assert any(b.box[0] <= 31 for b in boxes) is taken
+    assert all(b.box[1] < 600 for b in boxes)
+
+
+@pytest.mark.parametrize("type_, taken", [("NAME", True), ("ADDRESS", False)])
 def test_an_initial_a_word_space_after_a_name_goes_with_it(type_, taken):
     # "FRANK V": the initial sits 0.67 heights after the name, wider than a split-off letter's gap.
     words = [Word("FRANK", 99, (22, 13, 97, 43)), Word("V", 99, (117, 13, 132, 43))]

@@ -237,3 +237,24 @@ def test_a_date_half_read_on_the_frame_is_read_again_on_the_dark_view(tmp_path):
     reading it half of the "4" stays.
     """
     assert _words_left(tmp_path, seed=27, index=147) == []
+
+
+def test_a_faint_line_is_covered_to_its_last_letter(tmp_path):
+    """Image 158 of synthetic seed 36: "Debbie Shelton", blurred, a few levels over flat grey. No OCR
+    view reads it, and the network is less sure of its last letters than of the rest: its region
+    stopped short of the final "n" (a sixth of "Shelton" stayed) until long runs of sure cells
+    took in the less sure ones after them on their row."""
+    assert _words_left(tmp_path, seed=36, index=158) == []
+
+
+def test_runs_of_sure_cells_grow_along_their_row_only():
+    strong = np.zeros((5, 40), bool)
+    strong[2, 5:20] = True  # a line, 15 cells
+    strong[4, 30:33] = True  # an icon, 3 cells
+    weak = strong.copy()
+    weak[2, 20:26] = True  # the line's faint end
+    weak[1, 5:20] = True  # the row above: not taken
+    weak[4, 33:36] = True  # beside the icon: not taken (a short run does not grow)
+    grown = textnet._along_rows(strong, weak)
+    assert grown[2, 5:26].all() and not grown[2, 26:].any()
+    assert not grown[1].any() and grown[4].sum() == 3

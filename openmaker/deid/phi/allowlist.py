@@ -66,7 +66,7 @@ _TECH_RE = re.compile("|".join(f"(?:{p})" for p in _TECH_PATTERNS), re.IGNORECAS
 
 _LONG_DIGITS = re.compile(r"(?<![.,\d])\d{5,}|\d{7,}")  # also "0.40394284": OCR reading "O. 40394284"
 _YEAR = re.compile(r"(?:19|20)\d\d")
-_NUMERIC_GROUPS = re.compile(r"\d+(?:[-/.:]\d+)+")
+_NUMERIC_GROUPS = re.compile(r"\d+(?:[-/.:=;]\d+)+")  # "=" and ";": a dash or a colon misread
 _TIME = re.compile(r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:[.,]\d+)?(?:[ap]\.?m\.?)?", re.IGNORECASE)
 _SPLIT = re.compile(r"[/:=,+]|-+")
 _EDGE = "\"'`*([{<>}]);:,.!?#|~_"
@@ -164,7 +164,7 @@ def is_technical(word: str) -> bool:
     if _TIME.fullmatch(w) and ":" in w:
         return False
     if _NUMERIC_GROUPS.fullmatch(w):
-        groups = re.split(r"[-/.:]", w)
+        groups = re.split(r"[-/.:=;]", w)
         decimal = len(groups) == 2 and "." in w
         if len(groups) >= 3 or (not decimal and sum(len(g) for g in groups) >= 6):
             return False

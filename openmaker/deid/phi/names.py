@@ -197,9 +197,10 @@ class NamePatternRecognizer(Recognizer):
         spans = []
         for line in doc.lines:
             for k, word in enumerate(line):
+                # one word: LAST,FIRST or LAST^FIRST^MIDDLE, maybe glued to a caption OCR misread ("Pr:COOKE,SHELLEY")
+                word = _after_colon(word)
                 t = word.text
-                # one word: LAST,FIRST or LAST^FIRST^MIDDLE
-                if self._misread_caret(word, spans):
+                if self._misread_caret(word, spans) or self._dotted(word, spans):
                     continue
                 before = len(spans)
                 for sep in ("^", ","):
@@ -229,6 +230,19 @@ class NamePatternRecognizer(Recognizer):
                     self._glued_caret(word, spans)
         return spans
 
+
+    @staticmethod
+    def _dotted(word: Word, spans: list[Span]) -> bool:
+        """"COOKE.SHELLEY": "LAST,FIRST" in capitals with its comma read as a dot. Both parts are
+        listed names of two letters or more, neither technical ("T2.FLAIR", "AX.SAG" stay)."""
+        core, b, _ = word.core()
+        parts = core.split(".")
+        if len(parts) != 2 or not all(len(p) >= 2 and p.isalpha() and p.isupper() for p in parts):
+            return False
+        if not all(_listed(p) and not is_technical(p) for p in parts):
+            return False
+        spans.append(Span(b, b + len(core), NAME, 0.75, NamePatternRecognizer.name))
+        return True
 
     @staticmethod
     def _misread_caret(word: Word, spans: list[Span]) -> bool:
@@ -369,7 +383,38 @@ def glued_name(text: str) -> bool:
                         return True
                     elif lead == 0 and not tail and k == i and _long_parts(surname, given):
                         return True
+    return _given_first(text)
+
+
+def _given_first(text: str) -> bool:
+    """A name glued in reading order, given name first: "MICHAELKACEVEDO" ("MICHAEL K ACEVEDO" set
+    tight), with its middle initial between a listed given name and a listed surname of 5+ letters
+    each (6+ unless the given name is a :func:`frequent_name`); or, without the initial,
+    "MICHAELACEVEDO" as sure as :func:`_long_parts`, with a :func:`frequent_name` first.
+    Shorter or rarer parts split glued technical words ("AVANTOKEY", "KEYTHORACIC")."""
+    lists = name_lists()
+    n = len(text)
+    for i in range(5, n - 4):
+        given = text[:i]
+        if not _glued_part(given, lists.first, 5):
+            continue
+        surname = text[i + 1 :]
+        # A rare given name ("KEYTH", "PERSIS") only with a long surname: short rare parts split technical words.
+        sure = frequent_name(given) or (len(given) >= 6 and len(surname) >= 6)
+        if sure and text[i].isalpha() and _glued_part(surname, lists.last, 5):
+            return True
+        if frequent_name(given) and _long_parts(text[i:], given):
+            return True
     return False
+
+
+def _after_colon(word: Word) -> Word:
+    """The part of ``word`` after a colon inside it ("COOKE,SHELLEY" of "Pr:COOKE,SHELLEY"), or ``word``."""
+    t = word.text.rstrip(":")
+    i = t.rfind(":")
+    if i < 0 or i + 1 >= len(t):
+        return word
+    return Word(word.text[i + 1 :], word.begin + i + 1, word.end, word.line, word.pos)
 
 
 def _initial(text: str) -> bool:

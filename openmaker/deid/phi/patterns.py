@@ -472,11 +472,34 @@ class CityRecognizer(Recognizer):
                     k += 1
                     continue
                 rest = [w.text for w in line[k + n :]]
-                alone = k == 0 and (not rest or _STATE_ZIP.fullmatch(" ".join(rest)))
-                if alone or (k > 0 and addresses.word(line[k - 1])):
+                alone = not rest or _STATE_ZIP.fullmatch(" ".join(rest))
+                if (k == 0 and alone) or (k > 0 and addresses.word(line[k - 1])):
                     spans.append(Span(line[k].core()[1], line[k + n - 1].core()[2], ADDRESS, 0.85, self.name))
+                elif k == 1 and alone and facility_acronym(line[0]):
+                    # "WXJQ MASONBERG": a facility's initials and its town, its keyword cut off by the display
+                    spans.append(Span(line[0].core()[1], line[k + n - 1].core()[2], ADDRESS, 0.85, self.name))
                 k += n
+            if len(line) == 2 and facility_acronym(line[0]) and _cut_city_prefix(line[1]):
+                spans.append(Span(line[0].core()[1], line[1].core()[2], ADDRESS, 0.85, self.name))  # "BLCM EAST"
         return spans
+
+
+def facility_acronym(word: Word) -> bool:
+    """Three to five capitals that are no technical term, label or listed name: a facility's
+    initials ("WXJQ", "CCHS"), not "MI", "THI" or "ANN"."""
+    from .names import name_lists  # names imports this module
+
+    core = word.core()[0]
+    if not (3 <= len(core) <= 5 and core.isalpha() and core.isupper()) or is_technical(core):
+        return False
+    low = core.lower()
+    return low not in LABEL_WORDS and low not in CITY_PREFIXES and not any(name_lists().lookup(core))
+
+
+def _cut_city_prefix(word: Word) -> bool:
+    """A compass or city prefix in capitals ending a line, the place name after it cut off: "EAST"."""
+    core = word.core()[0]
+    return core.isupper() and core.lower() in CITY_PREFIXES
 
 
 # ---------------------------------------------------------------------------- labelled fields
@@ -792,6 +815,10 @@ class LabelledFieldRecognizer(Recognizer):
                 # a split number ("A2023 0042"), a date or time after it is not the id
                 if not any(ch.isdigit() for ch in core):
                     break
+                groups = 0 if picked else _spaced_id_groups(line, k)
+                if groups:
+                    picked += line[k : k + groups]  # "ID: 92 470 458": the id's dashes read as spaces
+                    break
                 if picked and not re.fullmatch(r"[A-Za-z]{0,3}\d+[A-Za-z]?", core):
                     break
                 split_tail = picked and core.isdigit() and picked[-1].text[-1:].isdigit()  # "CT050827362 76"
@@ -822,6 +849,16 @@ def _spaced_initials(doc, line: list[Word], k: int) -> bool:
     while k + n < len(line) and re.fullmatch(r"[A-Z]\.?", line[k + n].text):
         n += 1
     return 2 <= n <= 3 and (k + n == len(line) or _is_label_start(doc, line[k + n]))
+
+
+def _spaced_id_groups(line: list[Word], k: int) -> int:
+    """How many words from ``line[k]`` are one id whose separators OCR read as spaces: two to four
+    groups of 2-4 digits, 6 digits or more in all ("92 470 458", "123 45 6789"); else 0."""
+    n = digits = 0
+    while k + n < len(line) and n < 4 and re.fullmatch(r"\d{2,4}", line[k + n].text):
+        digits += len(line[k + n].text)
+        n += 1
+    return n if n >= 2 and digits >= 6 else 0
 
 
 def _id_continues(line: list[Word], k: int) -> bool:
@@ -874,6 +911,21 @@ def _bare_ages_by(doc: Document, marker: Word, source: str) -> list[Span]:
     return spans
 
 
+#: An age whose unit OCR misread, as it follows a sex marker: "(50S)", "(50V)", "50V" for "50Y".
+_MISREAD_AGE = re.compile(r"\((\d{1,3})[A-Z]\)|(\d{1,3})[YVSX]")
+
+
+def _misread_ages_after(doc: Document, sexes: Coverage, source: str) -> list[Span]:
+    """The word right after a sex marker when it is an age with its unit misread ("F (50S)")."""
+    spans = []
+    for word in doc.words:
+        m = _MISREAD_AGE.fullmatch(word.text.rstrip(",;"))
+        prev = doc.neighbour(word, -1)
+        if m and prev is not None and sexes.word(prev) and 0 < int(m.group(1) or m.group(2)) <= 130:
+            spans.append(Span(word.begin, word.begin + m.end(), AGE, 0.75, source))
+    return spans
+
+
 class SexRecognizer(Recognizer):
     name = "sex"
     entity_types = (GENDER, AGE)
@@ -909,7 +961,7 @@ class SexRecognizer(Recognizer):
                     if nb is not None and (anchors.word(nb) or _norm_label_word(nb.text) in _SEX_CONTEXT_LABELS):
                         spans.append(Span(b, e, GENDER, 0.85, self.name))
                         break
-        return spans
+        return spans + _misread_ages_after(doc, Coverage([s for s in [*found, *spans] if s.type == GENDER]), self.name)
 
     def _short_ages(self, doc: Document, anchors: Coverage) -> list[Span]:
         """"22M", "6W", "10D" next to a date, a name, a sex marker or an age/sex label: an age
