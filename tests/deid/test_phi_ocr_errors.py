@@ -636,7 +636,7 @@ def test_sixth_round_lookalikes_stay(text):
     "text, expected",
     [
         ("Jul 30.", [("Jul 30", "DATE")]),  # the day's comma read as a dot, the year lost
-        ("Patient: Ray J.2014-08-23", [("Ray", "NAME"), ("2014-08-23", "DATE")]),  # an initial glued to the date
+        ("Patient: Ray J.2014-08-23", [("Ray", "NAME"), ("J.2014-08-23", "DATE")]),  # an initial glued to the date
         ("Pitch 0.984\n03.05-2008", [("03.05-2008", "DATE")]),  # two different separators
         ("12/18-2015", [("12/18-2015", "DATE")]),
         ("Ju 22 1958 046Y F", [("Ju 22 1958", "DATE"), ("046Y", "AGE"), ("F", "GENDER")]),  # month cut to two letters
@@ -688,6 +688,10 @@ def test_seventh_round_lookalikes_stay(text):
         ("COOKE.SHELLEY", [("COOKE.SHELLEY", "NAME")]),  # the comma read as a dot
         ("Sex: F (50S)", [("F", "GENDER"), ("(50S)", "AGE")]),  # the age's Y read as S
         ("DOE, JOHN M 50X", [("DOE, JOHN", "NAME"), ("M", "GENDER"), ("50X", "AGE")]),
+        ("60 yrsFemale", [("60 yrs", "AGE")]),  # the unit glued to the sex after it
+        ("SIM ON CLINIC", [("SIM ON CLINIC", "ADDRESS")]),  # a name split at a wide letter gap
+        ("AX ON CLINIC", [("CLINIC", "ADDRESS")]),  # "AXON" is no name
+        ("Wilson, Lori\nG.89-037-798", [("Wilson, Lori", "NAME")]),  # (the id goes with the block on images)
     ],
 )
 def test_eighth_round_misreads_are_found(text, expected):
@@ -696,7 +700,8 @@ def test_eighth_round_misreads_are_found(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["ID: 12 34", "ID: 12 Se: 3", "Se 3 Im 45 67 89", "W: 400 L: 40", "T2.FLAIR", "AX.SAG", "TIB:0.5", "Pen 50S", "L (50S)"],
+    ["ID: 12 34", "ID: 12 Se: 3", "Se 3 Im 45 67 89", "W: 400 L: 40", "T2.FLAIR", "AX.SAG", "TIB:0.5", "Pen 50S", "L (50S)",
+     "2 mM", "60 yrsFoo"],
 )
 def test_eighth_round_lookalikes_stay(text):
     assert _found(text) == []

@@ -66,6 +66,8 @@ _TECH_RE = re.compile("|".join(f"(?:{p})" for p in _TECH_PATTERNS), re.IGNORECAS
 
 _LONG_DIGITS = re.compile(r"(?<![.,\d])\d{5,}|\d{7,}")  # also "0.40394284": OCR reading "O. 40394284"
 _YEAR = re.compile(r"(?:19|20)\d\d")
+#: Three number groups inside a word: an id or a date with something glued to it ("G.89-037-798").
+_THREE_GROUPS = re.compile(r"\d+(?:[-/.:=;]\d+){2,}")
 _NUMERIC_GROUPS = re.compile(r"\d+(?:[-/.:=;]\d+)+")  # "=" and ";": a dash or a colon misread
 _TIME = re.compile(r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:[.,]\d+)?(?:[ap]\.?m\.?)?", re.IGNORECASE)
 _SPLIT = re.compile(r"[/:=,+]|-+")
@@ -159,7 +161,7 @@ def is_technical(word: str) -> bool:
         return True
     if any(ch.isspace() for ch in w):
         return all(is_technical(p) for p in w.split())
-    if _LONG_DIGITS.search(w):
+    if _LONG_DIGITS.search(w) or _THREE_GROUPS.search(w):
         return False
     if _TIME.fullmatch(w) and ":" in w:
         return False

@@ -178,6 +178,10 @@ _AGE_CAPTION_GLUED = re.compile(r"(?<![A-Za-z])(?:Age|AGE|age)[:.]?(?P<n>\d{1,3}
 _AGE_AFTER_YEAR = re.compile(
     r"(?<=[-/.](?:19|20)\d\d)(?P<n>\d{1,3})[ ]?(?P<u>yrs?\.?|years?|yo|y/o)(?![A-Za-z])", re.IGNORECASE
 )
+# An age whose unit OCR glued to the sex after it: "60 yrsFemale", "45yM".
+_AGE_SEX_GLUED = re.compile(
+    r"(?<![\w.])(?P<n>\d{1,3})[ ]?(?P<u>[Yy](?:rs?|RS?|ears?|EARS?|[Oo])?)(?=(?:Female|FEMALE|Male|MALE|[MF])(?![a-z]))"
+)
 _AGE_OLD = re.compile(
     r"(?<![\w.])(?P<n>\d{1,3})[ ]?-?[ ]?(?P<u>days?|d|wks?|weeks?|w|mos?|months?|m)[ -]old(?![A-Za-z])",
     re.IGNORECASE,
@@ -421,7 +425,7 @@ def _unit(u: str) -> str:
 def find_ages(text: str) -> tuple[AgeHit, ...]:
     hits: list[AgeHit] = []
     taken = bytearray(len(text))
-    for rx in (_AGE_OLD, _AGE_GLUED, _AGE_DICOM, _AGE, _AGE_CAPTION_GLUED, _AGE_AFTER_YEAR):
+    for rx in (_AGE_OLD, _AGE_GLUED, _AGE_DICOM, _AGE, _AGE_CAPTION_GLUED, _AGE_AFTER_YEAR, _AGE_SEX_GLUED):
         for m in rx.finditer(text):
             b, e = m.span()
             groups = m.groupdict()
