@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import NoReturn, Optional
 
@@ -166,15 +168,19 @@ def watch_command(
             err.print(f"[red]failed[/red] {escape(record['input'])}: {escape(record['error']['message'])}", soft_wrap=True)
 
     err.print(f"watching {escape(source)} every {interval:g}s; reports go to {escape(target)}/{WATCH_REPORT}; Ctrl-C stops")
+    # Ctrl-C sets ``stop``: the file in hand is finished (output, report line, message) before the watch ends.
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         watch(
-            source, target, options, interval=interval, on_record=show,
+            source, target, options, interval=interval, on_record=show, stop=stop,
             on_error=lambda message: err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True),
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         _bad_input(str(exc))
-    except KeyboardInterrupt:
-        err.print("stopped")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err.print("stopped")
 
 
 @app.command("eval")
