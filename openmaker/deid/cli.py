@@ -168,9 +168,17 @@ def watch_command(
             err.print(f"[red]failed[/red] {escape(record['input'])}: {escape(record['error']['message'])}", soft_wrap=True)
 
     err.print(f"watching {escape(source)} every {interval:g}s; reports go to {escape(target)}/{WATCH_REPORT}; Ctrl-C stops")
-    # Ctrl-C sets ``stop``: the file in hand is finished (output, report line, message) before the watch ends.
+    # A first Ctrl-C sets ``stop``: the file in hand is finished (output, report line, message) before
+    # the watch ends. A second one stops at once (that file then has no output).
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def interrupt(*_: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        err.print("stopping after the file in hand (Ctrl-C again to stop now)")
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
     try:
         watch(
             source, target, options, interval=interval, on_record=show, stop=stop,
@@ -178,6 +186,8 @@ def watch_command(
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         _bad_input(str(exc))
+    except KeyboardInterrupt:
+        pass
     finally:
         signal.signal(signal.SIGINT, previous)
     err.print("stopped")
